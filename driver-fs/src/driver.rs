@@ -1,0 +1,253 @@
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use registry_core::storage::{
+    ByteStream, FileInfo, FileWriter, Result, StorageDriver, StorageError, StoragePath,
+};
+
+use crate::blocking::BlockingPool;
+use crate::config::FsConfig;
+use crate::files::{create_new, prune_empty_dirs, remove_if_present, rename_into_place, sync_dir};
+use crate::names::{io_error, is_content, on_disk, parked, private_temp};
+use crate::writer::FsWriter;
+
+pub(crate) const NAME: &str = "filesystem";
+
+/// Bytes per blocking read of a reader stream.
+const READ_CHUNK: usize = 512 * 1024;
+
+/// The filesystem driver. Cheap to clone.
+#[derive(Clone)]
+pub struct FsDriver {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) root: PathBuf,
+    pub(crate) pool: BlockingPool,
+    pub(crate) fsync: bool,
+}
+
+impl FsDriver {
+    /// Opens (and creates, if needed) the root directory.
+    pub fn new(config: FsConfig) -> Result<Self> {
+        fs::create_dir_all(&config.root_directory).map_err(|e| {
+            StorageError::backend(
+                NAME,
+                format!(
+                    "creating root directory {}",
+                    config.root_directory.display()
+                ),
+                e,
+            )
+        })?;
+        Ok(FsDriver {
+            shared: Arc::new(Shared {
+                root: config.root_directory,
+                pool: BlockingPool::new(config.max_threads),
+                fsync: config.fsync,
+            }),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.shared.root
+    }
+
+    pub(crate) fn full(&self, path: &StoragePath) -> PathBuf {
+        on_disk(&self.shared.root, path)
+    }
+}
+
+#[async_trait]
+impl StorageDriver for FsDriver {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn get_content(&self, path: &StoragePath) -> Result<Bytes> {
+        let full = self.full(path);
+        let path = path.clone();
+        self.shared
+            .pool
+            .run(move || match fs::read(&full) {
+                Ok(data) => Ok(Bytes::from(data)),
+                Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+                    Err(StorageError::not_found(NAME, &path))
+                }
+                Err(e) => Err(io_error(&path, "reading", e)),
+            })
+            .await
+    }
+
+    async fn put_content(&self, path: &StoragePath, content: Bytes) -> Result<()> {
+        let full = self.full(path);
+        let path = path.clone();
+        let fsync = self.shared.fsync;
+        self.shared
+            .pool
+            .run(move || {
+                let temp = private_temp(&full);
+                let written = (|| {
+                    let mut file = create_new(&temp)?;
+                    file.write_all(&content)?;
+                    if fsync {
+                        file.sync_data()?;
+                    }
+                    fs::rename(&temp, &full)?;
+                    if fsync {
+                        sync_dir(full.parent().unwrap_or(Path::new("/")))?;
+                    }
+                    Ok(())
+                })();
+                if written.is_err() {
+                    let _ = remove_if_present(&temp);
+                }
+                written.map_err(|e| io_error(&path, "writing", e))
+            })
+            .await
+    }
+
+    async fn reader(&self, path: &StoragePath, offset: u64) -> Result<ByteStream> {
+        let full = self.full(path);
+        let opened_path = path.clone();
+        let (file, size) = self
+            .shared
+            .pool
+            .run(move || {
+                let file = File::open(&full).map_err(|e| io_error(&opened_path, "opening", e))?;
+                let meta = file
+                    .metadata()
+                    .map_err(|e| io_error(&opened_path, "opening", e))?;
+                if meta.is_dir() {
+                    return Err(StorageError::not_found(NAME, &opened_path));
+                }
+                Ok((Arc::new(file), meta.len()))
+            })
+            .await?;
+        if offset > size {
+            return Err(StorageError::invalid_offset(NAME, path, offset as i64));
+        }
+        let pool = self.shared.pool.clone();
+        let path = path.clone();
+        let stream = futures::stream::try_unfold(offset, move |position| {
+            let file = Arc::clone(&file);
+            let pool = pool.clone();
+            let path = path.clone();
+            async move {
+                let chunk = pool
+                    .run(move || {
+                        let mut buf = vec![0u8; READ_CHUNK];
+                        let n = file
+                            .read_at(&mut buf, position)
+                            .map_err(|e| io_error(&path, "reading", e))?;
+                        buf.truncate(n);
+                        Ok(buf)
+                    })
+                    .await?;
+                if chunk.is_empty() {
+                    return Ok(None);
+                }
+                let next = position + chunk.len() as u64;
+                Ok(Some((Bytes::from(chunk), next)))
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+
+    async fn writer(&self, path: &StoragePath, append: bool) -> Result<Box<dyn FileWriter>> {
+        Ok(Box::new(FsWriter::open(self, path, append).await?))
+    }
+
+    async fn stat(&self, path: &StoragePath) -> Result<FileInfo> {
+        let full = self.full(path);
+        let path = path.clone();
+        self.shared
+            .pool
+            .run(move || {
+                let meta = fs::metadata(&full).map_err(|e| io_error(&path, "stat", e))?;
+                Ok(FileInfo {
+                    size: if meta.is_dir() { 0 } else { meta.len() },
+                    mod_time: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    is_dir: meta.is_dir(),
+                    path,
+                })
+            })
+            .await
+    }
+
+    async fn list(&self, path: &StoragePath) -> Result<Vec<StoragePath>> {
+        let full = self.full(path);
+        let path = path.clone();
+        self.shared
+            .pool
+            .run(move || {
+                let entries = fs::read_dir(&full).map_err(|e| io_error(&path, "listing", e))?;
+                let mut children = Vec::new();
+                for entry in entries {
+                    let entry = entry.map_err(|e| io_error(&path, "listing", e))?;
+                    let name = entry.file_name();
+                    if !is_content(&name) {
+                        continue;
+                    }
+                    if let Some(child) = name.to_str().and_then(|n| path.join(n).ok()) {
+                        children.push(child);
+                    }
+                }
+                Ok(children)
+            })
+            .await
+    }
+
+    async fn move_to(&self, source: &StoragePath, dest: &StoragePath) -> Result<()> {
+        let (from, to) = (self.full(source), self.full(dest));
+        let (source, dest) = (source.clone(), dest.clone());
+        let shared = Arc::clone(&self.shared);
+        self.shared
+            .pool
+            .run(move || {
+                fs::symlink_metadata(&from).map_err(|e| io_error(&source, "moving", e))?;
+                rename_into_place(&from, &to).map_err(|e| {
+                    StorageError::backend(NAME, format!("moving {source} to {dest}"), e)
+                })?;
+                if shared.fsync {
+                    sync_dir(to.parent().unwrap_or(Path::new("/")))
+                        .map_err(|e| io_error(&dest, "syncing directory of", e))?;
+                }
+                if let Some(parent) = from.parent() {
+                    prune_empty_dirs(&shared.root, parent);
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete(&self, path: &StoragePath) -> Result<()> {
+        let full = self.full(path);
+        let path = path.clone();
+        let root = self.shared.root.clone();
+        self.shared
+            .pool
+            .run(move || {
+                let meta =
+                    fs::symlink_metadata(&full).map_err(|e| io_error(&path, "deleting", e))?;
+                if meta.is_dir() {
+                    fs::remove_dir_all(&full)
+                } else {
+                    fs::remove_file(&full).and_then(|()| remove_if_present(&parked(&full)))
+                }
+                .map_err(|e| io_error(&path, "deleting", e))?;
+                if let Some(parent) = full.parent() {
+                    prune_empty_dirs(&root, parent);
+                }
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,236 @@
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use registry_core::storage::{FileWriter, Result, StorageError, StoragePath};
+
+use crate::driver::{FsDriver, NAME, Shared};
+use crate::files::{create_new, prune_empty_dirs, remove_if_present, sync_dir};
+use crate::names::{io_error, parked, private_temp};
+
+/// Bytes gathered before one blocking write: small client chunks cost one syscall per MiB.
+const FLUSH_AT: usize = 1024 * 1024;
+
+/// A writer to one path. It writes into either its own temporary file (a new write) or the
+/// parked progress of an earlier writer (a resumed one); `commit` renames that file over the
+/// path, `close` leaves it parked.
+pub(crate) struct FsWriter {
+    shared: Arc<Shared>,
+    path: StoragePath,
+    target: PathBuf,
+    current: PathBuf,
+    file: Arc<File>,
+    /// True while `current` is this writer's own temporary file, which nobody else will find.
+    private: bool,
+    pending: BytesMut,
+    size: u64,
+    finished: bool,
+}
+
+impl FsWriter {
+    pub(crate) async fn open(driver: &FsDriver, path: &StoragePath, append: bool) -> Result<Self> {
+        let target = driver.full(path);
+        let opened_path = path.clone();
+        let opened_target = target.clone();
+        let (current, file, size, private) = driver
+            .shared
+            .pool
+            .run(move || {
+                open_blocking(&opened_target, append)
+                    .map_err(|e| io_error(&opened_path, "opening writer for", e))
+            })
+            .await?;
+        Ok(FsWriter {
+            shared: Arc::clone(&driver.shared),
+            path: path.clone(),
+            target,
+            current,
+            file: Arc::new(file),
+            private,
+            pending: BytesMut::new(),
+            size,
+            finished: false,
+        })
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let data = self.pending.split().freeze();
+        self.write_out(data).await
+    }
+
+    async fn write_out(&self, data: Bytes) -> Result<()> {
+        let file = Arc::clone(&self.file);
+        let path = self.path.clone();
+        self.shared
+            .pool
+            .run(move || {
+                (&*file)
+                    .write_all(&data)
+                    .map_err(|e| io_error(&path, "writing", e))
+            })
+            .await
+    }
+
+    /// Runs a final blocking step on the writer's file and marks the writer finished.
+    async fn finish<F>(mut self: Box<Self>, step: F) -> Result<()>
+    where
+        F: FnOnce(&FinishContext) -> io::Result<()> + Send + 'static,
+    {
+        self.flush().await?;
+        self.finished = true;
+        let context = FinishContext {
+            shared: Arc::clone(&self.shared),
+            file: Arc::clone(&self.file),
+            current: self.current.clone(),
+            target: self.target.clone(),
+            private: self.private,
+        };
+        let path = self.path.clone();
+        self.shared
+            .pool
+            .run(move || step(&context).map_err(|e| io_error(&path, "finishing write of", e)))
+            .await
+    }
+}
+
+/// Opens the file a writer writes into; returns it with its size and whether it is private.
+fn open_blocking(target: &Path, append: bool) -> io::Result<(PathBuf, File, u64, bool)> {
+    if !append {
+        let temp = private_temp(target);
+        let file = create_new(&temp)?;
+        return Ok((temp, file, 0, true));
+    }
+    let parked = parked(target);
+    match OpenOptions::new().append(true).open(&parked) {
+        Ok(file) => {
+            let size = file.metadata()?.len();
+            Ok((parked, file, size, false))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // Nothing parked: extend committed content, in a private copy until commit.
+            let mut committed = File::open(target)?;
+            if committed.metadata()?.is_dir() {
+                return Err(io::Error::from(io::ErrorKind::NotFound));
+            }
+            let temp = private_temp(target);
+            let mut file = create_new(&temp)?;
+            let size = io::copy(&mut committed, &mut file)?;
+            Ok((temp, file, size, true))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What the final step of a writer needs, detached from the writer so it can move to the
+/// blocking pool.
+struct FinishContext {
+    shared: Arc<Shared>,
+    file: Arc<File>,
+    current: PathBuf,
+    target: PathBuf,
+    private: bool,
+}
+
+impl FinishContext {
+    fn sync_file(&self) -> io::Result<()> {
+        if self.shared.fsync {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    fn sync_parent(&self) -> io::Result<()> {
+        if self.shared.fsync {
+            sync_dir(self.target.parent().unwrap_or(Path::new("/")))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl FileWriter for FsWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        if self.finished {
+            return Err(StorageError::backend(
+                NAME,
+                "write",
+                "writer already finished",
+            ));
+        }
+        self.size += data.len() as u64;
+        if self.pending.is_empty() && data.len() >= FLUSH_AT {
+            return self.write_out(data).await;
+        }
+        self.pending.extend_from_slice(&data);
+        if self.pending.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    async fn close(self: Box<Self>) -> Result<()> {
+        self.finish(|cx| {
+            cx.sync_file()?;
+            if cx.private {
+                std::fs::rename(&cx.current, parked(&cx.target))?;
+                cx.sync_parent()?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn cancel(self: Box<Self>) -> Result<()> {
+        self.finish(|cx| {
+            remove_if_present(&cx.current)?;
+            if let Some(parent) = cx.target.parent() {
+                prune_empty_dirs(&cx.shared.root, parent);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.finish(|cx| {
+            cx.sync_file()?;
+            std::fs::rename(&cx.current, &cx.target)?;
+            cx.sync_parent()
+        })
+        .await
+    }
+}
+
+impl Drop for FsWriter {
+    fn drop(&mut self) {
+        // A writer dropped mid-way (a client hung up): a private temporary file would never be
+        // found again, so remove it. Parked progress stays for a later resume.
+        if self.finished || !self.private {
+            return;
+        }
+        let temp = self.current.clone();
+        let root = self.shared.root.clone();
+        let cleanup = move || {
+            let _ = remove_if_present(&temp);
+            if let Some(parent) = temp.parent() {
+                prune_empty_dirs(&root, parent);
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(cleanup);
+            }
+            Err(_) => cleanup(),
+        }
+    }
+}

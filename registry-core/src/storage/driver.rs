@@ -1,0 +1,124 @@
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use super::{Result, StoragePath, walk};
+
+/// A stream of a stored object's bytes, in order.
+pub type ByteStream = BoxStream<'static, Result<Bytes>>;
+
+/// What a storage driver knows about one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    pub path: StoragePath,
+    /// Size in bytes; 0 for directories.
+    pub size: u64,
+    /// Last modification; drivers without directory times report `UNIX_EPOCH` for directories.
+    pub mod_time: SystemTime,
+    pub is_dir: bool,
+}
+
+/// The HTTP method a presigned URL is issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectMethod {
+    Get,
+    Head,
+}
+
+/// What a walk callback asks for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalkControl {
+    Continue,
+    /// Do not descend into the directory just visited (ignored for files).
+    SkipDir,
+    /// End the walk successfully.
+    Stop,
+}
+
+/// A walk callback; an error ends the walk with that error.
+pub type WalkFn<'a> = dyn FnMut(&FileInfo) -> Result<WalkControl> + Send + 'a;
+
+/// A storage backend, with the semantics of CNCF Distribution's `StorageDriver`.
+///
+/// Paths arrive validated (see [`StoragePath`]); only `stat`, `list` and `walk` ever receive the
+/// root. Implementations must stream: no method may need a whole blob in memory, except
+/// `get_content`/`put_content`, which are meant for small objects.
+#[async_trait]
+pub trait StorageDriver: Send + Sync + 'static {
+    /// A short, stable name used in errors and logs ("filesystem", "s3", ...).
+    fn name(&self) -> &'static str;
+
+    /// The whole content of a small object.
+    async fn get_content(&self, path: &StoragePath) -> Result<Bytes>;
+
+    /// Stores `content` at `path`, replacing (and truncating) what was there.
+    async fn put_content(&self, path: &StoragePath, content: Bytes) -> Result<()>;
+
+    /// The object's bytes from `offset`. `offset == size` gives an empty stream; beyond the size
+    /// is `InvalidOffset`; a missing object is `PathNotFound`.
+    async fn reader(&self, path: &StoragePath, offset: u64) -> Result<ByteStream>;
+
+    /// A writer to `path`. With `append`, it resumes the progress that an earlier writer
+    /// persisted with `close` (in any process), or extends committed content; with nothing to
+    /// resume it is `PathNotFound`. Without `append`, it starts empty. Nothing becomes readable at
+    /// `path` before `commit`.
+    async fn writer(&self, path: &StoragePath, append: bool) -> Result<Box<dyn FileWriter>>;
+
+    /// Size, modification time and kind. Directories are implicit: a path is a directory when
+    /// some object lies below it.
+    async fn stat(&self, path: &StoragePath) -> Result<FileInfo>;
+
+    /// Absolute paths of the direct children of a directory, in any order.
+    async fn list(&self, path: &StoragePath) -> Result<Vec<StoragePath>>;
+
+    /// Moves an object, replacing the destination; the source is gone afterwards.
+    async fn move_to(&self, source: &StoragePath, dest: &StoragePath) -> Result<()>;
+
+    /// Removes an object or, recursively, a directory. `/a` never touches `/ab`.
+    async fn delete(&self, path: &StoragePath) -> Result<()>;
+
+    /// A presigned URL serving `path` directly from the backend, or `None` when the backend
+    /// cannot hand one out.
+    async fn redirect_url(
+        &self,
+        path: &StoragePath,
+        method: RedirectMethod,
+        expiry: Duration,
+    ) -> Result<Option<String>> {
+        let _ = (path, method, expiry);
+        Ok(None)
+    }
+
+    /// Visits everything below `path` depth-first in lexical order, skipping entries up to and
+    /// including `start_after`. Drivers with a cheaper flat listing override this.
+    async fn walk(
+        &self,
+        path: &StoragePath,
+        start_after: Option<&StoragePath>,
+        visit: &mut WalkFn<'_>,
+    ) -> Result<()> {
+        walk::walk_by_listing(self, path, start_after, visit).await
+    }
+}
+
+/// An open writer. Bytes written become readable at the writer's path only after `commit`.
+#[async_trait]
+pub trait FileWriter: Send {
+    /// Appends `data`.
+    async fn write(&mut self, data: Bytes) -> Result<()>;
+
+    /// Bytes written so far, including resumed progress.
+    fn size(&self) -> u64;
+
+    /// Persists the progress so that a later `writer(path, true)`, possibly in another process,
+    /// resumes at `size`.
+    async fn close(self: Box<Self>) -> Result<()>;
+
+    /// Removes everything this writer (and the progress it resumed) created.
+    async fn cancel(self: Box<Self>) -> Result<()>;
+
+    /// Makes the written bytes readable at the path, replacing what was there.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
