@@ -17,7 +17,7 @@ use futures::FutureExt;
 
 use super::Storage;
 
-pub use support::{Ctx, memory_report};
+pub use support::{Ctx, emulator_env, memory_report};
 
 /// How the suite opens a driver under test.
 pub struct Harness {

@@ -174,3 +174,28 @@ pub fn memory_report(line: &str) {
         }
     }
 }
+
+/// Reads the environment that points a cloud driver's tests at its emulator.
+///
+/// Returns `None` (after printing why) when a variable is missing, so plain `cargo test` can
+/// skip; under `cargo xtask test` (`REGISTRY_REQUIRE_EMULATORS=1`) a missing variable panics,
+/// so a cloud-driver test can never pass by not running.
+pub fn emulator_env(driver: &str, names: &[&str]) -> Option<Vec<String>> {
+    let mut values = Vec::with_capacity(names.len());
+    for name in names {
+        match std::env::var(name) {
+            Ok(value) if !value.is_empty() => values.push(value),
+            _ => {
+                let reason = format!(
+                    "{driver} tests need {name} (set by `cargo xtask test` or `cargo xtask emulators`)"
+                );
+                if std::env::var_os("REGISTRY_REQUIRE_EMULATORS").is_some() {
+                    panic!("{reason}");
+                }
+                eprintln!("SKIPPED: {reason}");
+                return None;
+            }
+        }
+    }
+    Some(values)
+}

@@ -1,0 +1,36 @@
+//! The storage emulators the cloud drivers are tested against, installed into the cache
+//! directory on first use and started on free loopback ports.
+//!
+//! Each emulator hands back the environment its tests read (`REGISTRY_TEST_S3_*`,
+//! `REGISTRY_TEST_AZURE_*`).
+
+pub mod azurite;
+pub mod s3;
+
+use crate::process::{Result, Service};
+
+/// A running emulator and the environment that points tests at it.
+pub struct Emulator {
+    /// Keeps the emulator running; dropping it stops the emulator.
+    pub _service: Service,
+    pub env: Vec<(String, String)>,
+}
+
+/// Starts every emulator.
+pub fn start_all() -> Result<Vec<Emulator>> {
+    Ok(vec![s3::start()?, azurite::start()?])
+}
+
+pub fn serve_until_interrupted() -> Result {
+    let emulators = start_all()?;
+    for emulator in &emulators {
+        for (key, value) in &emulator.env {
+            println!("export {key}={value}");
+        }
+    }
+    println!("# emulators running; press Enter to stop them");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    drop(emulators);
+    Ok(())
+}
