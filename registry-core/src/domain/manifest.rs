@@ -1,0 +1,331 @@
+//! Parsing and checking manifests: OCI image manifests and indexes, Docker schema 2 manifests
+//! and manifest lists. The registry stores the client's bytes unchanged; this only reads what
+//! it must check (referenced blobs and manifests) and index (subject, artifact type).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::digest::Digest;
+use super::media_types::{
+    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, FOREIGN_LAYERS,
+    OCI_INDEX, OCI_MANIFEST,
+};
+
+/// An OCI content descriptor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<serde_json::Value>,
+}
+
+/// Whether a manifest describes one image (or artifact) or a list of manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestKind {
+    Image,
+    Index,
+}
+
+/// What the registry needs to know about a manifest.
+#[derive(Debug, Clone)]
+pub struct ParsedManifest {
+    pub media_type: String,
+    pub kind: ManifestKind,
+    pub config: Option<Descriptor>,
+    pub layers: Vec<Descriptor>,
+    pub manifests: Vec<Descriptor>,
+    pub subject: Option<Descriptor>,
+    pub artifact_type: Option<String>,
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// Why a manifest is refused (`MANIFEST_INVALID`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidManifest(pub String);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawManifest {
+    schema_version: Option<i64>,
+    media_type: Option<String>,
+    config: Option<Descriptor>,
+    layers: Option<Vec<Descriptor>>,
+    manifests: Option<Vec<Descriptor>>,
+    subject: Option<Descriptor>,
+    artifact_type: Option<String>,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// The media type without parameters (`; charset=...`), lowercased.
+pub fn essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+impl ParsedManifest {
+    /// Parses `body`, sent with `content_type` (if any).
+    pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Self, InvalidManifest> {
+        let invalid = |m: String| InvalidManifest(m);
+        let raw: RawManifest = serde_json::from_slice(body)
+            .map_err(|e| invalid(format!("not a valid manifest document: {e}")))?;
+        let header_type = content_type.map(essence).filter(|t| !t.is_empty());
+
+        let declared = raw.media_type.as_deref();
+        if let (Some(declared), Some(header)) = (declared, header_type.as_deref())
+            && declared != header
+            && is_manifest_type(header)
+        {
+            return Err(invalid(format!(
+                "mediaType {declared} does not match Content-Type {header}"
+            )));
+        }
+        let media_type = match (declared, header_type.as_deref()) {
+            (Some(declared), _) => declared.to_owned(),
+            (None, Some(header)) if is_manifest_type(header) => header.to_owned(),
+            // OCI documents may omit mediaType: tell them apart by shape.
+            (None, _) if raw.manifests.is_some() => OCI_INDEX.to_owned(),
+            (None, _) if raw.config.is_some() => OCI_MANIFEST.to_owned(),
+            (None, _) => return Err(invalid("cannot tell the manifest's media type".into())),
+        };
+        if media_type == DOCKER_SCHEMA1 || media_type == DOCKER_SCHEMA1_SIGNED {
+            return Err(invalid(
+                "Docker schema 1 manifests are deprecated and not accepted".into(),
+            ));
+        }
+        if raw.schema_version != Some(2) {
+            return Err(invalid("schemaVersion must be 2".into()));
+        }
+
+        let kind = match media_type.as_str() {
+            OCI_MANIFEST | DOCKER_MANIFEST => ManifestKind::Image,
+            OCI_INDEX | DOCKER_MANIFEST_LIST => ManifestKind::Index,
+            other => return Err(invalid(format!("unsupported manifest media type {other}"))),
+        };
+        let parsed = ParsedManifest {
+            media_type,
+            kind,
+            config: raw.config,
+            layers: raw.layers.unwrap_or_default(),
+            manifests: raw.manifests.unwrap_or_default(),
+            subject: raw.subject,
+            artifact_type: raw.artifact_type,
+            annotations: raw.annotations,
+        };
+        parsed.check_shape()?;
+        Ok(parsed)
+    }
+
+    fn check_shape(&self) -> Result<(), InvalidManifest> {
+        match self.kind {
+            ManifestKind::Image => {
+                if self.config.is_none() {
+                    return Err(InvalidManifest("an image manifest needs a config".into()));
+                }
+                if !self.manifests.is_empty() {
+                    return Err(InvalidManifest(
+                        "an image manifest cannot list manifests".into(),
+                    ));
+                }
+            }
+            ManifestKind::Index => {
+                if self.config.is_some() || !self.layers.is_empty() {
+                    return Err(InvalidManifest(
+                        "an index cannot have a config or layers".into(),
+                    ));
+                }
+            }
+        }
+        let all = self
+            .config
+            .iter()
+            .chain(&self.layers)
+            .chain(&self.manifests)
+            .chain(&self.subject);
+        for descriptor in all {
+            if !is_media_type_grammar(&descriptor.media_type) {
+                return Err(InvalidManifest(format!(
+                    "descriptor {} has an invalid mediaType {:?}",
+                    descriptor.digest, descriptor.media_type
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Blobs that must be in the repository before this manifest is accepted: the config and
+    /// every layer that is not foreign (stored elsewhere, with `urls`).
+    pub fn required_blobs(&self) -> impl Iterator<Item = &Descriptor> {
+        self.config.iter().chain(
+            self.layers
+                .iter()
+                .filter(|l| !FOREIGN_LAYERS.contains(&l.media_type.as_str())),
+        )
+    }
+
+    /// Manifests that must be in the repository first (an index's children).
+    pub fn required_manifests(&self) -> impl Iterator<Item = &Descriptor> {
+        self.manifests.iter()
+    }
+
+    /// The descriptor that lists this manifest among its subject's referrers.
+    pub fn referrer_descriptor(&self, digest: Digest, size: u64) -> Descriptor {
+        // OCI 1.1: without artifactType, an image manifest's config media type stands in.
+        let artifact_type = self.artifact_type.clone().or_else(|| match self.kind {
+            ManifestKind::Image => self.config.as_ref().map(|c| c.media_type.clone()),
+            ManifestKind::Index => None,
+        });
+        Descriptor {
+            media_type: self.media_type.clone(),
+            digest,
+            size,
+            artifact_type,
+            annotations: self.annotations.clone(),
+            urls: None,
+            platform: None,
+        }
+    }
+}
+
+pub fn is_manifest_type(media_type: &str) -> bool {
+    super::media_types::MANIFESTS.contains(&media_type)
+        || media_type == DOCKER_SCHEMA1
+        || media_type == DOCKER_SCHEMA1_SIGNED
+}
+
+/// `type/subtype` with RFC 6838 restricted-name characters.
+fn is_media_type_grammar(media_type: &str) -> bool {
+    let restricted = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 127
+            && s.bytes().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'!' | b'#' | b'$' | b'&' | b'-' | b'^' | b'_' | b'.' | b'+'
+                    )
+            })
+    };
+    match media_type.split_once('/') {
+        Some((kind, subtype)) => restricted(kind) && restricted(subtype),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D1: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn image(extra: &str) -> String {
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}",
+            "config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{D1}","size":2}},
+            "layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{D1}","size":0}}]{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn parses_an_image_manifest() {
+        let m = ParsedManifest::parse(image("").as_bytes(), Some(OCI_MANIFEST)).unwrap();
+        assert_eq!(m.kind, ManifestKind::Image);
+        assert_eq!(m.required_blobs().count(), 2);
+        let r = m.referrer_descriptor(D1.parse().unwrap(), 10);
+        assert_eq!(
+            r.artifact_type.as_deref(),
+            Some("application/vnd.oci.image.config.v1+json")
+        );
+    }
+
+    #[test]
+    fn infers_the_type_of_oci_documents_without_media_type() {
+        let body = format!(r#"{{"schemaVersion":2,"manifests":[]}}"#);
+        let m = ParsedManifest::parse(body.as_bytes(), None).unwrap();
+        assert_eq!(m.media_type, OCI_INDEX);
+    }
+
+    #[test]
+    fn refuses_invalid_manifests() {
+        let cases = [
+            "not json".to_owned(),
+            "[]".to_owned(),
+            r#"{"schemaVersion":1,"mediaType":"application/vnd.docker.distribution.manifest.v1+json"}"#.to_owned(),
+            r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#.to_owned(),
+            image("").replace(D1, "sha256:bad"),
+            image("").replace("\"size\":2", "\"size\":-2"),
+            r#"{"schemaVersion":2,"mediaType":"text/plain","manifests":[]}"#.to_owned(),
+        ];
+        for body in cases {
+            assert!(
+                ParsedManifest::parse(body.as_bytes(), None).is_err(),
+                "{body}"
+            );
+        }
+        // Content-Type contradicting the document's mediaType.
+        assert!(ParsedManifest::parse(image("").as_bytes(), Some(OCI_INDEX)).is_err());
+    }
+
+    #[test]
+    fn reads_subject_and_artifact_type() {
+        let extra = format!(
+            r#","artifactType":"application/example","subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{D1}","size":5}},"annotations":{{"a":"b"}}"#
+        );
+        let m = ParsedManifest::parse(image(&extra).as_bytes(), None).unwrap();
+        assert_eq!(m.subject.as_ref().map(|s| s.size), Some(5));
+        let r = m.referrer_descriptor(D1.parse().unwrap(), 1);
+        assert_eq!(r.artifact_type.as_deref(), Some("application/example"));
+        assert_eq!(
+            r.annotations.unwrap().get("a").map(String::as_str),
+            Some("b")
+        );
+    }
+}
+
+/// The media type of a stored manifest, read cheaply for serving it: the declared `mediaType`,
+/// or for OCI documents without one, what their shape says.
+pub fn stored_media_type(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Shape {
+        media_type: Option<String>,
+        manifests: Option<serde::de::IgnoredAny>,
+        schema_version: Option<i64>,
+        signatures: Option<serde::de::IgnoredAny>,
+    }
+    match serde_json::from_slice::<Shape>(body) {
+        Ok(Shape {
+            media_type: Some(media_type),
+            ..
+        }) => media_type,
+        Ok(Shape {
+            manifests: Some(_), ..
+        }) => OCI_INDEX.to_owned(),
+        Ok(Shape {
+            schema_version: Some(1),
+            signatures,
+            ..
+        }) => {
+            if signatures.is_some() {
+                DOCKER_SCHEMA1_SIGNED.to_owned()
+            } else {
+                DOCKER_SCHEMA1.to_owned()
+            }
+        }
+        _ => OCI_MANIFEST.to_owned(),
+    }
+}

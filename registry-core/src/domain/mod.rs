@@ -1,0 +1,13 @@
+//! The registry's vocabulary: digests, repository names, references, media types and
+//! manifests, each valid by construction and checked against the OCI distribution grammar.
+
+pub mod digest;
+pub mod manifest;
+pub mod media_types;
+pub mod name;
+pub mod reference;
+
+pub use digest::{Algorithm, Digest, DigestHasher, InvalidDigest};
+pub use manifest::{Descriptor, ParsedManifest};
+pub use name::{InvalidName, RepositoryName};
+pub use reference::{InvalidReference, Reference, Tag};

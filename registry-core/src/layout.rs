@@ -1,0 +1,175 @@
+//! Where things live in storage: CNCF Distribution's layout, so that a root written by the
+//! reference registry is served unchanged and the other way round.
+//!
+//! ```text
+//! /docker/registry/v2/blobs/<alg>/<2 hex>/<hex>/data
+//! /docker/registry/v2/repositories/<name>/_layers/<alg>/<hex>/link
+//! /docker/registry/v2/repositories/<name>/_manifests/revisions/<alg>/<hex>/link
+//! /docker/registry/v2/repositories/<name>/_manifests/tags/<tag>/current/link
+//! /docker/registry/v2/repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/link
+//! /docker/registry/v2/repositories/<name>/_uploads/<id>/{data,startedat}
+//! ```
+//!
+//! This project's additions sit in directories the reference never reads:
+//! `_uploads/<id>/rs-hashstates/<alg>/<offset>` (resumable hash states in this project's format;
+//! the reference's own `hashstates/` holds Go's encoding) and
+//! `_referrers/<alg>/<subject hex>/<alg>/<referrer hex>/descriptor` (the referrers index).
+
+use crate::domain::{Algorithm, Digest, RepositoryName, Tag};
+
+pub const ROOT: &str = "/docker/registry/v2";
+
+pub fn blobs_root() -> String {
+    format!("{ROOT}/blobs")
+}
+
+pub fn blob_data(digest: &Digest) -> String {
+    let hex = digest.hex();
+    format!(
+        "{ROOT}/blobs/{}/{}/{hex}/data",
+        digest.algorithm().name(),
+        &hex[..2]
+    )
+}
+
+pub fn repositories_root() -> String {
+    format!("{ROOT}/repositories")
+}
+
+pub fn repository(name: &RepositoryName) -> String {
+    format!("{ROOT}/repositories/{name}")
+}
+
+pub fn layer_link(name: &RepositoryName, digest: &Digest) -> String {
+    format!(
+        "{}/_layers/{}/{}/link",
+        repository(name),
+        digest.algorithm().name(),
+        digest.hex()
+    )
+}
+
+pub fn manifests_dir(name: &RepositoryName) -> String {
+    format!("{}/_manifests", repository(name))
+}
+
+pub fn revision_link(name: &RepositoryName, digest: &Digest) -> String {
+    format!(
+        "{}/_manifests/revisions/{}/{}/link",
+        repository(name),
+        digest.algorithm().name(),
+        digest.hex()
+    )
+}
+
+pub fn tags_dir(name: &RepositoryName) -> String {
+    format!("{}/_manifests/tags", repository(name))
+}
+
+pub fn tag_dir(name: &RepositoryName, tag: &Tag) -> String {
+    format!("{}/{tag}", tags_dir(name))
+}
+
+pub fn tag_current_link(name: &RepositoryName, tag: &Tag) -> String {
+    format!("{}/current/link", tag_dir(name, tag))
+}
+
+pub fn tag_index_link(name: &RepositoryName, tag: &Tag, digest: &Digest) -> String {
+    format!(
+        "{}/index/{}/{}/link",
+        tag_dir(name, tag),
+        digest.algorithm().name(),
+        digest.hex()
+    )
+}
+
+pub fn upload_dir(name: &RepositoryName, id: &str) -> String {
+    format!("{}/_uploads/{id}", repository(name))
+}
+
+pub fn upload_data(name: &RepositoryName, id: &str) -> String {
+    format!("{}/data", upload_dir(name, id))
+}
+
+pub fn upload_started_at(name: &RepositoryName, id: &str) -> String {
+    format!("{}/startedat", upload_dir(name, id))
+}
+
+pub fn upload_hash_states(name: &RepositoryName, id: &str, algorithm: Algorithm) -> String {
+    format!(
+        "{}/rs-hashstates/{}",
+        upload_dir(name, id),
+        algorithm.name()
+    )
+}
+
+pub fn upload_hash_state(
+    name: &RepositoryName,
+    id: &str,
+    algorithm: Algorithm,
+    offset: u64,
+) -> String {
+    format!("{}/{offset}", upload_hash_states(name, id, algorithm))
+}
+
+pub fn referrers_of(name: &RepositoryName, subject: &Digest) -> String {
+    format!(
+        "{}/_referrers/{}/{}",
+        repository(name),
+        subject.algorithm().name(),
+        subject.hex()
+    )
+}
+
+pub fn referrer_entry(name: &RepositoryName, subject: &Digest, referrer: &Digest) -> String {
+    format!(
+        "{}/{}/{}/descriptor",
+        referrers_of(name, subject),
+        referrer.algorithm().name(),
+        referrer.hex()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_the_reference_layout() {
+        let name: RepositoryName = "library/ubuntu".parse().unwrap();
+        let digest: Digest =
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+                .parse()
+                .unwrap();
+        let tag: Tag = "latest".parse().unwrap();
+        let hex = digest.hex();
+        assert_eq!(
+            blob_data(&digest),
+            format!("/docker/registry/v2/blobs/sha256/e3/{hex}/data")
+        );
+        assert_eq!(
+            layer_link(&name, &digest),
+            format!("/docker/registry/v2/repositories/library/ubuntu/_layers/sha256/{hex}/link")
+        );
+        assert_eq!(
+            revision_link(&name, &digest),
+            format!(
+                "/docker/registry/v2/repositories/library/ubuntu/_manifests/revisions/sha256/{hex}/link"
+            )
+        );
+        assert_eq!(
+            tag_current_link(&name, &tag),
+            "/docker/registry/v2/repositories/library/ubuntu/_manifests/tags/latest/current/link"
+        );
+        assert_eq!(
+            tag_index_link(&name, &tag, &digest),
+            format!(
+                "/docker/registry/v2/repositories/library/ubuntu/_manifests/tags/latest/index/sha256/{hex}/link"
+            )
+        );
+        assert_eq!(
+            upload_data(&name, "abc"),
+            "/docker/registry/v2/repositories/library/ubuntu/_uploads/abc/data"
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! The registry's rules on top of any storage driver: blobs, uploads, manifests, tags,
+//! referrers and the catalog, in the on-storage layout of [`crate::layout`]. HTTP-free, so the
+//! server only translates requests into these calls.
+
+mod blobs;
+mod catalog;
+mod error;
+mod links;
+mod manifests;
+mod pagination;
+mod referrers;
+mod tags;
+mod uploads;
+
+use crate::storage::Storage;
+
+pub use blobs::{BlobContent, ByteRange};
+pub use error::{RegistryError, Result};
+pub use manifests::{PutManifest, StoredManifest};
+pub use pagination::Page;
+pub use uploads::UploadStatus;
+
+/// Operator settings that change registry behaviour.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    /// `storage.delete.enabled`: allow deleting manifests, tags and blobs.
+    pub delete_enabled: bool,
+    /// `storage.maintenance.readonly.enabled`: refuse every write.
+    pub read_only: bool,
+    /// Largest manifest accepted, in bytes.
+    pub max_manifest_bytes: usize,
+    /// `catalog.maxentries`: the most repositories one catalog page returns.
+    pub catalog_max_entries: usize,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        RegistrySettings {
+            delete_enabled: false,
+            read_only: false,
+            max_manifest_bytes: 4 * 1024 * 1024,
+            catalog_max_entries: 1000,
+        }
+    }
+}
+
+/// The registry over one storage driver. Cheap to clone; holds no state of its own, so any
+/// number of instances may serve the same storage.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    storage: Storage,
+    settings: std::sync::Arc<RegistrySettings>,
+}
+
+impl Registry {
+    pub fn new(storage: Storage, settings: RegistrySettings) -> Self {
+        Registry {
+            storage,
+            settings: std::sync::Arc::new(settings),
+        }
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    pub fn settings(&self) -> &RegistrySettings {
+        &self.settings
+    }
+
+    fn ensure_writable(&self) -> Result<()> {
+        if self.settings.read_only {
+            Err(RegistryError::ReadOnly)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn ensure_delete_enabled(&self) -> Result<()> {
+        self.ensure_writable()?;
+        if self.settings.delete_enabled {
+            Ok(())
+        } else {
+            Err(RegistryError::Unsupported(
+                "deletes are disabled (storage.delete.enabled)".into(),
+            ))
+        }
+    }
+}
