@@ -226,6 +226,40 @@ fn is_media_type_grammar(media_type: &str) -> bool {
     }
 }
 
+/// The media type of a stored manifest, read cheaply for serving it: the declared `mediaType`,
+/// or for OCI documents without one, what their shape says.
+pub fn stored_media_type(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Shape {
+        media_type: Option<String>,
+        manifests: Option<serde::de::IgnoredAny>,
+        schema_version: Option<i64>,
+        signatures: Option<serde::de::IgnoredAny>,
+    }
+    match serde_json::from_slice::<Shape>(body) {
+        Ok(Shape {
+            media_type: Some(media_type),
+            ..
+        }) => media_type,
+        Ok(Shape {
+            manifests: Some(_), ..
+        }) => OCI_INDEX.to_owned(),
+        Ok(Shape {
+            schema_version: Some(1),
+            signatures,
+            ..
+        }) => {
+            if signatures.is_some() {
+                DOCKER_SCHEMA1_SIGNED.to_owned()
+            } else {
+                DOCKER_SCHEMA1.to_owned()
+            }
+        }
+        _ => OCI_MANIFEST.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,7 +288,7 @@ mod tests {
 
     #[test]
     fn infers_the_type_of_oci_documents_without_media_type() {
-        let body = format!(r#"{{"schemaVersion":2,"manifests":[]}}"#);
+        let body = r#"{"schemaVersion":2,"manifests":[]}"#;
         let m = ParsedManifest::parse(body.as_bytes(), None).unwrap();
         assert_eq!(m.media_type, OCI_INDEX);
     }
@@ -293,39 +327,5 @@ mod tests {
             r.annotations.unwrap().get("a").map(String::as_str),
             Some("b")
         );
-    }
-}
-
-/// The media type of a stored manifest, read cheaply for serving it: the declared `mediaType`,
-/// or for OCI documents without one, what their shape says.
-pub fn stored_media_type(body: &[u8]) -> String {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Shape {
-        media_type: Option<String>,
-        manifests: Option<serde::de::IgnoredAny>,
-        schema_version: Option<i64>,
-        signatures: Option<serde::de::IgnoredAny>,
-    }
-    match serde_json::from_slice::<Shape>(body) {
-        Ok(Shape {
-            media_type: Some(media_type),
-            ..
-        }) => media_type,
-        Ok(Shape {
-            manifests: Some(_), ..
-        }) => OCI_INDEX.to_owned(),
-        Ok(Shape {
-            schema_version: Some(1),
-            signatures,
-            ..
-        }) => {
-            if signatures.is_some() {
-                DOCKER_SCHEMA1_SIGNED.to_owned()
-            } else {
-                DOCKER_SCHEMA1.to_owned()
-            }
-        }
-        _ => OCI_MANIFEST.to_owned(),
     }
 }
