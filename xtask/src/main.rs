@@ -10,7 +10,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Project tasks: tests, emulators, end-to-end checks")]
+#[command(
+    name = "cargo xtask",
+    about = "Project tasks: tests, emulators, end-to-end checks"
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,

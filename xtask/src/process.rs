@@ -68,7 +68,9 @@ pub fn wait_for_port(port: u16, timeout: Duration, what: &str) -> Result {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(format!("{what} did not listen on {addr} within {timeout:?}"))
+    Err(format!(
+        "{what} did not listen on {addr} within {timeout:?}"
+    ))
 }
 
 /// A background process that is terminated (SIGTERM, then SIGKILL) when dropped.

@@ -13,7 +13,14 @@ pub fn run(lint: bool) -> Result {
         run_cargo(&root, &["fmt", "--all", "--check"])?;
         run_cargo(
             &root,
-            &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
         )?;
     }
 

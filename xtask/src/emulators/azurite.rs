@@ -30,7 +30,10 @@ pub fn ensure_installed() -> Result<PathBuf> {
         ensure_apt(&[("npm", "npm")])?;
     }
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    println!("xtask: installing azurite {VERSION} into {} (once)", dir.display());
+    println!(
+        "xtask: installing azurite {VERSION} into {} (once)",
+        dir.display()
+    );
     run(Command::new("npm")
         .current_dir(&dir)
         .args(["install", "--no-audit", "--no-fund", "--prefix"])
@@ -52,12 +55,20 @@ pub fn start() -> Result<Emulator> {
             .arg("--location")
             .arg(&data)
             // Without these, Azurite phones home, and refuses the SDK's newer API version.
-            .args(["--disableTelemetry", "--skipApiVersionCheck", "--loose", "--silent"]),
+            .args([
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--loose",
+                "--silent",
+            ]),
     )?
     .owning_data(data.clone());
     wait_for_port(port, Duration::from_secs(30), "azurite")?;
     service.check_running()?;
-    println!("xtask: azurite listening on 127.0.0.1:{port}, data in {}", data.display());
+    println!(
+        "xtask: azurite listening on 127.0.0.1:{port}, data in {}",
+        data.display()
+    );
     let env = [
         (
             "REGISTRY_TEST_AZURE_SERVICE_URL",

@@ -17,7 +17,9 @@ pub const BUCKET: &str = "registry-test";
 pub const REGION: &str = "us-east-1";
 
 fn binary() -> PathBuf {
-    cache::dir().join(format!("s3s-fs-{VERSION}")).join("bin/s3s-fs")
+    cache::dir()
+        .join(format!("s3s-fs-{VERSION}"))
+        .join("bin/s3s-fs")
 }
 
 pub fn ensure_installed() -> Result<PathBuf> {
@@ -30,7 +32,10 @@ pub fn ensure_installed() -> Result<PathBuf> {
         .and_then(|b| b.parent())
         .ok_or("bad cache path")?
         .to_path_buf();
-    println!("xtask: installing s3s-fs {VERSION} into {} (once)", root.display());
+    println!(
+        "xtask: installing s3s-fs {VERSION} into {} (once)",
+        root.display()
+    );
     run(Command::new(env!("CARGO"))
         .args(["install", "--locked", "--features", "binary", "--root"])
         .arg(&root)
@@ -54,9 +59,15 @@ pub fn start() -> Result<Emulator> {
     .owning_data(data.clone());
     wait_for_port(port, Duration::from_secs(20), "s3s-fs")?;
     service.check_running()?;
-    println!("xtask: s3s-fs listening on 127.0.0.1:{port}, data in {}", data.display());
+    println!(
+        "xtask: s3s-fs listening on 127.0.0.1:{port}, data in {}",
+        data.display()
+    );
     let env = [
-        ("REGISTRY_TEST_S3_ENDPOINT", format!("http://127.0.0.1:{port}")),
+        (
+            "REGISTRY_TEST_S3_ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        ),
         ("REGISTRY_TEST_S3_REGION", REGION.to_owned()),
         ("REGISTRY_TEST_S3_BUCKET", BUCKET.to_owned()),
         ("REGISTRY_TEST_S3_ACCESS_KEY", ACCESS_KEY.to_owned()),
