@@ -1,1 +1,8 @@
-//! The HTTP server. Not implemented yet.
+//! The registry server: configuration, storage-driver selection, and the HTTP API.
+
+pub mod cli;
+pub mod config;
+pub mod drivers;
+pub mod http;
+pub mod logging;
+pub mod startup;

@@ -1,0 +1,398 @@
+//! The registry's configuration: CNCF Distribution's `config.yml` keys (for what this
+//! registry implements), each overridable by a `REGISTRY_...` environment variable.
+//!
+//! Keys this registry does not implement are logged and ignored, so a reference config file
+//! still starts it; a value that is present but wrong is a startup error naming the key.
+
+mod tree;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use registry_core::storage::DriverParameters;
+use serde_json::{Map, Value};
+
+use tree::STORAGE_SETTINGS;
+
+const DEFAULT_CONFIG: &str = include_str!("default.yml");
+
+/// A configuration problem, reported in one line naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `log.level`: error, warn, info, debug or trace.
+    pub level: String,
+    /// `log.formatter`: text, or json (also for the reference's `logstash`).
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedirectConfig {
+    /// Not `storage.redirect.disable`: blob downloads answer with a presigned URL when the
+    /// driver can issue one.
+    pub enabled: bool,
+    /// `storage.redirect.expiry`: lifetime of presigned URLs (default 20m).
+    pub expiry: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// The one driver section under `storage` (filesystem, inmemory, s3, azure).
+    pub driver: String,
+    pub parameters: DriverParameters,
+    /// `storage.delete.enabled`.
+    pub delete_enabled: bool,
+    /// `storage.maintenance.readonly.enabled`.
+    pub read_only: bool,
+    pub redirect: RedirectConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `http.addr`.
+    pub addr: SocketAddr,
+    /// `http.host`: the externally visible base URL, for absolute `Location` headers.
+    pub host: Option<String>,
+    /// `http.prefix`: a path prefix in front of `/v2/` (normalised to `/x` or empty).
+    pub prefix: String,
+    /// `http.secret`: accepted for compatibility; upload state lives in storage, so nothing
+    /// needs signing.
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub log: LogConfig,
+    pub storage: StorageConfig,
+    pub http: HttpConfig,
+    /// `catalog.maxentries`.
+    pub catalog_max_entries: usize,
+    /// `validation.manifests.maxbytes`: the largest manifest accepted (default 4 MiB).
+    pub max_manifest_bytes: usize,
+    /// Keys present in the file that this registry ignores, for a startup warning.
+    pub ignored_keys: Vec<String>,
+}
+
+impl Config {
+    /// Reads `path` (or the embedded development default) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(
+                    "config file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?,
+            None => DEFAULT_CONFIG.to_owned(),
+        };
+        Self::from_yaml(&text, std::env::vars())
+    }
+
+    pub fn from_yaml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut tree = tree::parse_yaml(text)?;
+        tree::apply_env(&mut tree, env);
+        Self::from_tree(&tree)
+    }
+
+    fn from_tree(tree: &Value) -> Result<Config, ConfigError> {
+        let root = Section::root(tree);
+        let mut ignored = Vec::new();
+        root.collect_unknown(
+            &["version", "log", "storage", "http", "catalog", "validation"],
+            &mut ignored,
+        );
+
+        let log = root.section("log")?;
+        log.collect_unknown(
+            &["level", "formatter", "fields", "hooks", "accesslog"],
+            &mut ignored,
+        );
+        let level = log
+            .string("level")?
+            .unwrap_or_else(|| "info".into())
+            .to_ascii_lowercase();
+        if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+            return Err(log.error(
+                "level",
+                format!("{level:?} is not one of error, warn, info, debug, trace"),
+            ));
+        }
+        let format = match log.string("formatter")?.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") | Some("logstash") => LogFormat::Json,
+            Some(other) => {
+                return Err(log.error(
+                    "formatter",
+                    format!("{other:?} is not text, json or logstash"),
+                ));
+            }
+        };
+
+        let http = root.section("http")?;
+        http.collect_unknown(
+            &[
+                "addr",
+                "host",
+                "prefix",
+                "secret",
+                "net",
+                "headers",
+                "relativeurls",
+                "draintimeout",
+            ],
+            &mut ignored,
+        );
+        let addr_text = http.string("addr")?.unwrap_or_else(|| ":5000".into());
+        let addr = parse_addr(&addr_text).map_err(|m| http.error("addr", m))?;
+        let host = http
+            .string("host")?
+            .map(|h| h.trim_end_matches('/').to_owned());
+        if let Some(host) = &host
+            && !(host.starts_with("http://") || host.starts_with("https://"))
+        {
+            return Err(http.error("host", "must be an absolute http(s) URL"));
+        }
+        let prefix = http
+            .string("prefix")?
+            .map(|p| p.trim_matches('/').to_owned())
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("/{p}"))
+            .unwrap_or_default();
+
+        let storage = Self::storage(&root, &mut ignored)?;
+
+        let catalog = root.section("catalog")?;
+        let catalog_max_entries = catalog.count("maxentries", 1000)?;
+        let manifests = root.section("validation")?.section("manifests")?;
+        let max_manifest_bytes = manifests.count("maxbytes", 4 * 1024 * 1024)?;
+
+        Ok(Config {
+            log: LogConfig { level, format },
+            storage,
+            http: HttpConfig {
+                addr,
+                host,
+                prefix,
+                secret: http.string("secret")?,
+            },
+            catalog_max_entries,
+            max_manifest_bytes,
+            ignored_keys: ignored,
+        })
+    }
+
+    fn storage(
+        root: &Section<'_>,
+        ignored: &mut Vec<String>,
+    ) -> Result<StorageConfig, ConfigError> {
+        let storage = root.section("storage")?;
+        let drivers: Vec<&String> = storage
+            .map
+            .keys()
+            .filter(|k| !STORAGE_SETTINGS.contains(&k.to_ascii_lowercase().as_str()))
+            .collect();
+        let driver = match drivers.as_slice() {
+            [one] => one.to_ascii_lowercase(),
+            [] => {
+                return Err(ConfigError::new(
+                    "storage",
+                    "no storage driver configured (filesystem, inmemory, s3 or azure)",
+                ));
+            }
+            many => {
+                let names: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
+                return Err(ConfigError::new(
+                    "storage",
+                    format!(
+                        "exactly one storage driver may be configured, found {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        };
+        let parameters = match storage
+            .map
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&driver))
+        {
+            Some((_, Value::Object(map))) => map.clone(),
+            Some((_, Value::Null)) | None => Map::new(),
+            Some(_) => return Err(storage.error(&driver, "must be a mapping of driver parameters")),
+        };
+        let delete = storage.section("delete")?;
+        let maintenance = storage.section("maintenance")?;
+        maintenance.collect_unknown(&["readonly", "uploadpurging"], ignored);
+        let readonly = maintenance.section("readonly")?;
+        let redirect = storage.section("redirect")?;
+        let expiry = match redirect.string("expiry")? {
+            None => Duration::from_secs(20 * 60),
+            Some(text) => parse_duration(&text).map_err(|m| redirect.error("expiry", m))?,
+        };
+        Ok(StorageConfig {
+            parameters: DriverParameters::new(driver_label(&driver), parameters),
+            driver,
+            delete_enabled: delete.bool("enabled", false)?,
+            read_only: readonly.bool("enabled", false)?,
+            redirect: RedirectConfig {
+                enabled: !redirect.bool("disable", false)?,
+                expiry,
+            },
+        })
+    }
+}
+
+/// A `'static` name for a driver's parameter errors.
+fn driver_label(driver: &str) -> &'static str {
+    match driver {
+        "filesystem" => "filesystem",
+        "inmemory" => "inmemory",
+        "s3" => "s3",
+        "azure" => "azure",
+        _ => "driver",
+    }
+}
+
+/// `host:port`, `:port` (all interfaces) or `[v6]:port`.
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_owned()
+    };
+    full.to_socket_addrs()
+        .map_err(|e| format!("{text:?} is not a listen address: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{text:?} resolves to no address"))
+}
+
+/// `90s`, `20m`, `1h`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.trim().parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text.trim()).map_err(|e| format!("{text:?} is not a duration: {e}"))
+}
+
+/// One mapping of the tree, with the dotted path used in error messages.
+struct Section<'a> {
+    path: String,
+    map: &'a Map<String, Value>,
+}
+
+static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
+impl<'a> Section<'a> {
+    fn root(tree: &'a Value) -> Self {
+        Section {
+            path: String::new(),
+            map: tree.as_object().unwrap_or(&EMPTY),
+        }
+    }
+
+    fn key_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.key_path(key), message)
+    }
+
+    fn value(&self, key: &str) -> Option<&'a Value> {
+        self.map
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_null())
+    }
+
+    fn section(&self, key: &str) -> Result<Section<'a>, ConfigError> {
+        match self.value(key) {
+            None => Ok(Section {
+                path: self.key_path(key),
+                map: &EMPTY,
+            }),
+            Some(Value::Object(map)) => Ok(Section {
+                path: self.key_path(key),
+                map,
+            }),
+            Some(_) => Err(self.error(key, "must be a mapping")),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(_) => Err(self.error(key, "must be a string")),
+        }
+    }
+
+    fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.value(key) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => Ok(true),
+                "false" | "no" | "off" | "0" => Ok(false),
+                _ => Err(self.error(key, format!("{s:?} is not true or false"))),
+            },
+            Some(other) => Err(self.error(key, format!("{other} is not true or false"))),
+        }
+    }
+
+    fn count(&self, key: &str, default: usize) -> Result<usize, ConfigError> {
+        let parsed = match self.value(key) {
+            None => return Ok(default),
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            Some(_) => None,
+        };
+        parsed
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| self.error(key, "must be a positive integer"))
+    }
+
+    fn collect_unknown(&self, known: &[&str], ignored: &mut Vec<String>) {
+        for key in self.map.keys() {
+            if !known.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+                ignored.push(self.key_path(key));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,60 @@
+//! Request → endpoint → handler.
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::AppState;
+use super::errors::{ApiError, ApiResult};
+use super::handlers::{base, blobs, catalog, manifests, referrers, tags, uploads};
+use super::routes::{Route, RouteError, recognise};
+
+pub async fn dispatch(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let Some(path) = req.path().strip_prefix(state.urls.prefix.as_str()) else {
+        return Err(ApiError::NoEndpoint);
+    };
+    if path == "/metrics" && req.method() == Method::GET {
+        return Ok(base::metrics(&state));
+    }
+    let route = recognise(path).map_err(|e| match e {
+        RouteError::NoEndpoint => ApiError::NoEndpoint,
+        RouteError::Name(e) => ApiError::Registry(e),
+    })?;
+    let method = req.method().clone();
+    let head = method == Method::HEAD;
+    match route {
+        Route::Base if method == Method::GET || head => Ok(base::version_check()),
+        Route::Catalog if method == Method::GET => catalog::list(&req, &state).await,
+        Route::Tags(repo) if method == Method::GET => tags::list(&req, &state, &repo).await,
+        Route::Manifest(repo, reference) => match method {
+            Method::GET | Method::HEAD => {
+                manifests::get(&req, &state, &repo, &reference, head).await
+            }
+            Method::PUT => manifests::put(&req, body, &state, &repo, &reference).await,
+            Method::DELETE => manifests::delete(&state, &repo, &reference).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        },
+        Route::Blob(repo, digest) => match method {
+            Method::GET | Method::HEAD => blobs::get(&req, &state, &repo, &digest, head).await,
+            Method::DELETE => blobs::delete(&state, &repo, &digest).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        },
+        Route::UploadStart(repo) if method == Method::POST => {
+            uploads::start(&req, body, &state, &repo).await
+        }
+        Route::Upload(repo, id) => match method {
+            Method::GET => uploads::status(&state, &repo, &id).await,
+            Method::PATCH => uploads::append(&req, body, &state, &repo, &id).await,
+            Method::PUT => uploads::complete(&req, body, &state, &repo, &id).await,
+            Method::DELETE => uploads::cancel(&state, &repo, &id).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        },
+        Route::Referrers(repo, digest) if method == Method::GET => {
+            referrers::list(&req, &state, &repo, &digest).await
+        }
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}

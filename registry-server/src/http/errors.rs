@@ -1,0 +1,128 @@
+//! The one mapping from errors to HTTP: status code, OCI error code and JSON envelope
+//! `{"errors":[{"code","message","detail"}]}`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use registry_core::registry::RegistryError;
+use serde_json::json;
+
+use super::API_VERSION;
+
+/// Why a request failed, as the HTTP layer sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("invalid pagination: {0}")]
+    Pagination(String),
+    #[error("invalid Range or Content-Range header: {0}")]
+    BadRange(String),
+    #[error("no such endpoint")]
+    NoEndpoint,
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+}
+
+pub type ApiResult<T = HttpResponse> = Result<T, ApiError>;
+
+impl ApiError {
+    /// The status and OCI error code.
+    fn classify(&self) -> (StatusCode, &'static str) {
+        use RegistryError as R;
+        match self {
+            ApiError::Registry(e) => match e {
+                R::BlobUnknown(_) => (StatusCode::NOT_FOUND, "BLOB_UNKNOWN"),
+                R::BlobUploadUnknown => (StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN"),
+                R::BlobUploadInvalid(_) | R::ClientBody(_) => {
+                    (StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID")
+                }
+                R::DigestInvalid(_) => (StatusCode::BAD_REQUEST, "DIGEST_INVALID"),
+                R::ManifestBlobUnknown(_) => (StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN"),
+                R::ManifestInvalid(_) => (StatusCode::BAD_REQUEST, "MANIFEST_INVALID"),
+                R::ManifestUnknown(_) => (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
+                R::ManifestTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID"),
+                R::NameInvalid(_) => (StatusCode::BAD_REQUEST, "NAME_INVALID"),
+                R::NameUnknown(_) => (StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
+                R::SizeInvalid(_) => (StatusCode::BAD_REQUEST, "SIZE_INVALID"),
+                R::RangeNotSatisfiable { .. } | R::ChunkOutOfOrder { .. } => {
+                    (StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID")
+                }
+                R::Unsupported(_) | R::ReadOnly => (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
+                R::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN"),
+            },
+            ApiError::Pagination(_) => (StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID"),
+            ApiError::BadRange(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID"),
+            ApiError::NoEndpoint => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
+        }
+    }
+
+    /// The spec's short message for a code; the detail carries the specifics.
+    fn message(code: &str) -> &'static str {
+        match code {
+            "BLOB_UNKNOWN" => "blob unknown to registry",
+            "BLOB_UPLOAD_UNKNOWN" => "blob upload unknown to registry",
+            "BLOB_UPLOAD_INVALID" => "blob upload invalid",
+            "DIGEST_INVALID" => "provided digest did not match uploaded content",
+            "MANIFEST_BLOB_UNKNOWN" => "manifest references a manifest or blob unknown to registry",
+            "MANIFEST_INVALID" => "manifest invalid",
+            "MANIFEST_UNKNOWN" => "manifest unknown to registry",
+            "NAME_INVALID" => "invalid repository name",
+            "NAME_UNKNOWN" => "repository name not known to registry",
+            "SIZE_INVALID" => "provided length did not match content length",
+            "RANGE_INVALID" => "invalid content range",
+            "UNSUPPORTED" => "the operation is unsupported",
+            "PAGINATION_NUMBER_INVALID" => "invalid number of results requested",
+            "NOT_FOUND" => "no such endpoint",
+            _ => "unknown error",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.classify().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, code) = self.classify();
+        let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // Storage errors may name internal paths or endpoints: log them, don't send them.
+            tracing::error!(error = %self, "request failed");
+            "internal error; see the registry's log".to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = json!({
+            "errors": [{
+                "code": code,
+                "message": Self::message(code),
+                "detail": detail,
+            }]
+        });
+        let mut response = HttpResponse::build(status);
+        response.insert_header(API_VERSION);
+        match self {
+            ApiError::Registry(RegistryError::RangeNotSatisfiable { size }) => {
+                response.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
+            }
+            ApiError::Registry(RegistryError::ChunkOutOfOrder { expected }) => {
+                response.insert_header((header::RANGE, upload_range(*expected)));
+            }
+            _ => {}
+        }
+        response
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ))
+            .body(body.to_string())
+    }
+}
+
+/// The `Range` header of upload responses: `0-<last byte>`. The reference says `0-0` for an
+/// empty upload, and clients expect that.
+pub fn upload_range(size: u64) -> String {
+    format!("0-{}", size.saturating_sub(1))
+}

@@ -1,0 +1,115 @@
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use registry_core::domain::{Digest, RepositoryName};
+use registry_core::registry::{RegistryError, UploadStatus};
+
+use super::{DOCKER_CONTENT_DIGEST, DOCKER_UPLOAD_UUID, parse_digest};
+use crate::http::AppState;
+use crate::http::errors::{ApiError, ApiResult, upload_range};
+use crate::http::headers::{chunk_range, query_param};
+
+/// The headers of a response about an upload in progress.
+fn in_progress(
+    mut response: actix_web::HttpResponseBuilder,
+    state: &AppState,
+    repo: &RepositoryName,
+    status: &UploadStatus,
+) -> HttpResponse {
+    response
+        .insert_header((
+            header::LOCATION,
+            state
+                .urls
+                .to(&format!("/v2/{repo}/blobs/uploads/{}", status.id)),
+        ))
+        .insert_header((header::RANGE, upload_range(status.size)))
+        .insert_header((DOCKER_UPLOAD_UUID, status.id.as_str()))
+        .insert_header((header::CONTENT_LENGTH, 0))
+        .finish()
+}
+
+/// The response once a blob is in the repository.
+fn created(state: &AppState, repo: &RepositoryName, digest: &Digest) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            state.urls.to(&format!("/v2/{repo}/blobs/{digest}")),
+        ))
+        .insert_header((DOCKER_CONTENT_DIGEST, digest.as_str()))
+        .finish()
+}
+
+/// `POST /v2/<name>/blobs/uploads/`: a cross-repository mount (`?mount=&from=`), a whole blob
+/// (`?digest=` with the body), or a new upload session.
+pub async fn start(
+    req: &HttpRequest,
+    body: web::Payload,
+    state: &AppState,
+    repo: &RepositoryName,
+) -> ApiResult {
+    if let (Some(mount), Some(from)) = (query_param(req, "mount"), query_param(req, "from")) {
+        let digest = parse_digest(&mount)?;
+        // A source name that is not valid holds nothing to mount: upload instead.
+        if let Ok(from) = from.parse::<RepositoryName>()
+            && state.registry.mount_blob(repo, &digest, &from).await?
+        {
+            return Ok(created(state, repo, &digest));
+        }
+    } else if let Some(digest) = query_param(req, "digest") {
+        let digest = parse_digest(&digest)?;
+        state
+            .registry
+            .upload_monolithic(repo, &digest, body)
+            .await?;
+        return Ok(created(state, repo, &digest));
+    }
+    let status = state.registry.start_upload(repo).await?;
+    Ok(in_progress(HttpResponse::Accepted(), state, repo, &status))
+}
+
+/// `GET /v2/<name>/blobs/uploads/<id>`
+pub async fn status(state: &AppState, repo: &RepositoryName, id: &str) -> ApiResult {
+    let status = state.registry.upload_status(repo, id).await?;
+    Ok(in_progress(HttpResponse::NoContent(), state, repo, &status))
+}
+
+/// `PATCH /v2/<name>/blobs/uploads/<id>`: a streamed body, or a chunk with `Content-Range`.
+pub async fn append(
+    req: &HttpRequest,
+    body: web::Payload,
+    state: &AppState,
+    repo: &RepositoryName,
+    id: &str,
+) -> ApiResult {
+    let start = chunk_range(req)?.map(|(start, _)| start);
+    let status = state.registry.append_upload(repo, id, start, body).await?;
+    Ok(in_progress(HttpResponse::Accepted(), state, repo, &status))
+}
+
+/// `PUT /v2/<name>/blobs/uploads/<id>?digest=`: the last chunk (optional) and the digest.
+pub async fn complete(
+    req: &HttpRequest,
+    body: web::Payload,
+    state: &AppState,
+    repo: &RepositoryName,
+    id: &str,
+) -> ApiResult {
+    let digest = query_param(req, "digest").ok_or_else(|| {
+        ApiError::Registry(RegistryError::DigestInvalid(
+            "the digest query parameter is required".into(),
+        ))
+    })?;
+    let digest = parse_digest(&digest)?;
+    let start = chunk_range(req)?.map(|(start, _)| start);
+    state
+        .registry
+        .complete_upload(repo, id, &digest, start, body)
+        .await?;
+    Ok(created(state, repo, &digest))
+}
+
+/// `DELETE /v2/<name>/blobs/uploads/<id>`
+pub async fn cancel(state: &AppState, repo: &RepositoryName, id: &str) -> ApiResult {
+    state.registry.cancel_upload(repo, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

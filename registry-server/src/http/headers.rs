@@ -1,0 +1,223 @@
+//! Parsing the request headers and query parameters the API defines.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use registry_core::registry::ByteRange;
+
+use super::errors::ApiError;
+
+/// `Range: bytes=<start>-[<end>]` or `bytes=-<suffix>`; one range only.
+pub fn blob_range(req: &HttpRequest) -> Result<Option<ByteRange>, ApiError> {
+    let Some(value) = req.headers().get(header::RANGE) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRange("not ASCII".into()))?;
+    let spec = text
+        .trim()
+        .strip_prefix("bytes=")
+        .ok_or_else(|| ApiError::BadRange(format!("{text:?} is not a byte range")))?;
+    if spec.contains(',') {
+        return Err(ApiError::BadRange(
+            "multiple ranges are not supported".into(),
+        ));
+    }
+    let (start, end) = spec
+        .split_once('-')
+        .ok_or_else(|| ApiError::BadRange(format!("{text:?} has no '-'")))?;
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| ApiError::BadRange(format!("{text:?} is malformed")))
+    };
+    match (start.trim().is_empty(), end.trim().is_empty()) {
+        (true, true) => Err(ApiError::BadRange(format!("{text:?} is empty"))),
+        (true, false) => Ok(Some(ByteRange::Suffix(number(end)?))),
+        (false, true) => Ok(Some(ByteRange::From {
+            start: number(start)?,
+            end: None,
+        })),
+        (false, false) => Ok(Some(ByteRange::From {
+            start: number(start)?,
+            end: Some(number(end)?),
+        })),
+    }
+}
+
+/// A chunk's `Content-Range: <start>-<end>` (inclusive), checked against `Content-Length`.
+pub fn chunk_range(req: &HttpRequest) -> Result<Option<(u64, u64)>, ApiError> {
+    let Some(value) = req.headers().get(header::CONTENT_RANGE) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRange("not ASCII".into()))?;
+    let spec = text.trim();
+    let spec = spec
+        .strip_prefix("bytes ")
+        .or_else(|| spec.strip_prefix("bytes="))
+        .unwrap_or(spec);
+    let spec = spec.split('/').next().unwrap_or(spec);
+    let parsed = spec
+        .split_once('-')
+        .and_then(|(s, e)| Some((s.trim().parse::<u64>().ok()?, e.trim().parse::<u64>().ok()?)))
+        .filter(|(start, end)| end >= start);
+    let (start, end) =
+        parsed.ok_or_else(|| ApiError::BadRange(format!("{text:?} is malformed")))?;
+    if let Some(length) = content_length(req)
+        && length != end - start + 1
+    {
+        return Err(ApiError::BadRange(format!(
+            "{text:?} does not match Content-Length {length}"
+        )));
+    }
+    Ok(Some((start, end)))
+}
+
+pub fn content_length(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+pub fn content_type(req: &HttpRequest) -> Option<&str> {
+    req.headers().get(header::CONTENT_TYPE)?.to_str().ok()
+}
+
+/// A query parameter, percent-decoded.
+pub fn query_param(req: &HttpRequest, key: &str) -> Option<String> {
+    url_pairs(req.query_string())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k), percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `n` and `last` of list endpoints.
+pub fn pagination(req: &HttpRequest) -> Result<(Option<usize>, Option<String>), ApiError> {
+    let n = match query_param(req, "n") {
+        None => None,
+        Some(text) if text.is_empty() => None,
+        Some(text) => Some(
+            text.parse::<usize>()
+                .map_err(|_| ApiError::Pagination(format!("n={text:?} is not a count")))?,
+        ),
+    };
+    let last = query_param(req, "last").filter(|l| !l.is_empty());
+    Ok((n, last))
+}
+
+/// Encodes a query value (names, tags and digests only need `:` and `/` kept safe).
+pub fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn parses_blob_ranges() {
+        let range = |v: &str| {
+            blob_range(
+                &TestRequest::default()
+                    .insert_header((header::RANGE, v))
+                    .to_http_request(),
+            )
+        };
+        assert_eq!(
+            range("bytes=0-9").unwrap(),
+            Some(ByteRange::From {
+                start: 0,
+                end: Some(9)
+            })
+        );
+        assert_eq!(
+            range("bytes=5-").unwrap(),
+            Some(ByteRange::From {
+                start: 5,
+                end: None
+            })
+        );
+        assert_eq!(range("bytes=-5").unwrap(), Some(ByteRange::Suffix(5)));
+        for bad in [
+            "bytes=",
+            "bytes=a-b",
+            "items=0-1",
+            "bytes=0-1,3-4",
+            "bytes=-",
+        ] {
+            assert!(range(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_chunk_ranges() {
+        let req = TestRequest::default()
+            .insert_header((header::CONTENT_RANGE, "10-19"))
+            .insert_header((header::CONTENT_LENGTH, "10"))
+            .to_http_request();
+        assert_eq!(chunk_range(&req).unwrap(), Some((10, 19)));
+        let mismatch = TestRequest::default()
+            .insert_header((header::CONTENT_RANGE, "10-19"))
+            .insert_header((header::CONTENT_LENGTH, "5"))
+            .to_http_request();
+        assert!(chunk_range(&mismatch).is_err());
+        let backwards = TestRequest::default()
+            .insert_header((header::CONTENT_RANGE, "19-10"))
+            .to_http_request();
+        assert!(chunk_range(&backwards).is_err());
+    }
+
+    #[test]
+    fn decodes_query_values() {
+        let req = TestRequest::with_uri("/x?digest=sha256%3Aab&n=5&last=a%2Fb").to_http_request();
+        assert_eq!(query_param(&req, "digest").as_deref(), Some("sha256:ab"));
+        assert_eq!(query_param(&req, "last").as_deref(), Some("a/b"));
+        assert_eq!(encode_query_value("a/b:c"), "a%2Fb%3Ac");
+    }
+}

@@ -1,0 +1,81 @@
+//! The HTTP face of the registry (actix-web): one dispatcher that recognises the
+//! distribution API's endpoints and hands each to its handler module.
+
+mod access_log;
+mod dispatch;
+pub mod errors;
+mod handlers;
+mod headers;
+pub mod routes;
+mod stats;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, middleware, web};
+use registry_core::registry::Registry;
+
+pub use stats::Stats;
+
+/// Sent on every response, as the Docker Registry v2 protocol requires.
+pub const API_VERSION: (&str, &str) = ("Docker-Distribution-API-Version", "registry/2.0");
+
+/// How blob downloads may be redirected to the storage backend.
+#[derive(Debug, Clone)]
+pub struct RedirectPolicy {
+    pub enabled: bool,
+    pub expiry: Duration,
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub registry: Registry,
+    pub urls: Urls,
+    pub redirect: RedirectPolicy,
+    pub stats: Arc<Stats>,
+}
+
+/// Builds the URLs the registry hands out (`Location`, `Link`).
+#[derive(Debug, Clone, Default)]
+pub struct Urls {
+    /// `http.host`: scheme and authority for absolute URLs; relative URLs without it.
+    pub host: Option<String>,
+    /// `http.prefix`, as `/x` or empty.
+    pub prefix: String,
+}
+
+impl Urls {
+    /// `path` (starting with `/v2/`) as clients must request it.
+    pub fn to(&self, path: &str) -> String {
+        format!(
+            "{}{}{path}",
+            self.host.as_deref().unwrap_or(""),
+            self.prefix
+        )
+    }
+}
+
+/// Serves the API on `listener` until the returned server is stopped (or gets SIGTERM /
+/// SIGINT, after which it finishes in-flight requests for up to 30 seconds).
+pub fn serve(
+    state: AppState,
+    listener: TcpListener,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(middleware::DefaultHeaders::new().add(API_VERSION))
+            .wrap(middleware::from_fn(access_log::log_request))
+            .default_service(web::to(dispatch::dispatch))
+    })
+    .shutdown_timeout(30)
+    .listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,42 @@
+//! Counters an operator reads to see where blob bytes flow: served by the registry itself, or
+//! redirected to the storage backend.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    blob_bytes_served: AtomicU64,
+    blob_redirects: AtomicU64,
+}
+
+impl Stats {
+    pub fn add_blob_bytes(&self, n: u64) {
+        self.blob_bytes_served.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn add_redirect(&self) {
+        self.blob_redirects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn blob_bytes_served(&self) -> u64 {
+        self.blob_bytes_served.load(Ordering::Relaxed)
+    }
+
+    pub fn blob_redirects(&self) -> u64 {
+        self.blob_redirects.load(Ordering::Relaxed)
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        format!(
+            "# HELP registry_blob_bytes_served_total Blob bytes sent by the registry itself.\n\
+             # TYPE registry_blob_bytes_served_total counter\n\
+             registry_blob_bytes_served_total {}\n\
+             # HELP registry_blob_redirects_total Blob requests answered with a redirect to storage.\n\
+             # TYPE registry_blob_redirects_total counter\n\
+             registry_blob_redirects_total {}\n",
+            self.blob_bytes_served(),
+            self.blob_redirects()
+        )
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    registry_server::cli::main()
+}

@@ -1,0 +1,115 @@
+//! From a config file to a running server, with the exit codes operators script against:
+//! 0 after a clean shutdown, 2 for a configuration error, 1 for anything else.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use registry_core::registry::{Registry, RegistrySettings};
+
+use crate::config::{Config, ConfigError};
+use crate::http::{AppState, RedirectPolicy, Stats, Urls};
+use crate::{drivers, logging};
+
+const CONFIG_ERROR: u8 = 2;
+
+fn config_failure(e: &ConfigError) -> ExitCode {
+    eprintln!("registry: configuration error: {e}");
+    ExitCode::from(CONFIG_ERROR)
+}
+
+/// `registry check-config`
+pub fn check(path: Option<&Path>) -> ExitCode {
+    match Config::load(path) {
+        Ok(config) => {
+            for key in &config.ignored_keys {
+                println!("ignored (not implemented here): {key}");
+            }
+            println!(
+                "ok: {} storage, listening on {}",
+                config.storage.driver, config.http.addr
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => config_failure(&e),
+    }
+}
+
+/// Everything the server needs, opened from a configuration.
+pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
+    let storage = drivers::open(&config.storage).await?;
+    let settings = RegistrySettings {
+        delete_enabled: config.storage.delete_enabled,
+        read_only: config.storage.read_only,
+        max_manifest_bytes: config.max_manifest_bytes,
+        catalog_max_entries: config.catalog_max_entries,
+    };
+    Ok(AppState {
+        registry: Registry::new(storage, settings),
+        urls: Urls {
+            host: config.http.host.clone(),
+            prefix: config.http.prefix.clone(),
+        },
+        redirect: RedirectPolicy {
+            enabled: config.storage.redirect.enabled,
+            expiry: config.storage.redirect.expiry,
+        },
+        stats: Arc::new(Stats::default()),
+    })
+}
+
+/// `registry serve`
+pub fn serve(path: Option<&Path>) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(e) => return config_failure(&e),
+    };
+    logging::init(&config.log);
+    for key in &config.ignored_keys {
+        tracing::warn!(
+            key = key.as_str(),
+            "configuration key not implemented here; ignored"
+        );
+    }
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let state = match build_state(&config).await {
+            Ok(state) => state,
+            Err(e) => return config_failure(&e),
+        };
+        let listener = match TcpListener::bind(config.http.addr) {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("registry: cannot listen on {}: {e}", config.http.addr);
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(
+            addr = %config.http.addr,
+            driver = config.storage.driver.as_str(),
+            delete = config.storage.delete_enabled,
+            read_only = config.storage.read_only,
+            redirect = config.storage.redirect.enabled,
+            version = env!("CARGO_PKG_VERSION"),
+            "registry listening"
+        );
+        let server = match crate::http::serve(state, listener, None) {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("registry: cannot start the HTTP server: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match server.await {
+            Ok(()) => {
+                tracing::info!("registry stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("registry: server error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
