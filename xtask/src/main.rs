@@ -1,6 +1,7 @@
 //! `cargo xtask ...`: everything a developer or CI runs besides plain cargo.
 
 mod cache;
+mod e2e;
 mod emulators;
 mod process;
 mod test_run;
@@ -28,7 +29,10 @@ enum Task {
         #[arg(long)]
         no_lint: bool,
     },
-    /// Start the storage emulators, print the environment the tests use, and wait for Ctrl-C.
+    /// Real clients (skopeo, oras) and the reference registry against the registry binary,
+    /// on filesystem storage.
+    E2e,
+    /// Start the storage emulators, print the environment the tests use, and wait for Enter.
     Emulators,
 }
 
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Test { no_lint } => test_run::run(!no_lint),
+        Task::E2e => e2e::run(&[e2e::Backend::Filesystem]),
         Task::Emulators => emulators::serve_until_interrupted(),
     };
     match result {

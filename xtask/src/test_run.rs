@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cache::workspace_root;
-use crate::emulators;
 use crate::process::{self, Result, on_path};
+use crate::{e2e, emulators};
 
 pub fn run(lint: bool) -> Result {
     let root = workspace_root();
@@ -43,8 +43,10 @@ pub fn run(lint: bool) -> Result {
     // Cloud-driver tests fail loudly, instead of skipping, when their emulator is missing.
     tests.env("REGISTRY_REQUIRE_EMULATORS", "1");
     tests.env("REGISTRY_CONTRACT_REPORT", &report);
-    let outcome = process::run(&mut tests);
+    let tests_outcome = process::run(&mut tests);
+    let e2e_outcome = e2e::run(&[e2e::Backend::Filesystem]);
     drop(emulators);
+    let outcome = tests_outcome.and(e2e_outcome);
 
     if let Ok(figures) = std::fs::read_to_string(&report) {
         println!("xtask: figures measured by the contract suite:");

@@ -11,6 +11,8 @@ pub mod params;
 mod path;
 pub mod walk;
 
+#[cfg(feature = "driver-benches")]
+pub mod bench;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 

@@ -1,0 +1,48 @@
+"""Pushes an artifact with the `oras` Python client and pulls it back, monolithic or chunked.
+
+Usage: oras_roundtrip.py HOST:PORT REPO:TAG WORKDIR SIZE_BYTES [--chunked CHUNK_BYTES]
+Exits non-zero (with a message) when the pulled bytes differ from the pushed ones.
+"""
+
+import hashlib
+import os
+import sys
+
+import oras.client
+
+
+def main() -> int:
+    host, target, workdir, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    chunked = "--chunked" in sys.argv
+    chunk_size = int(sys.argv[sys.argv.index("--chunked") + 1]) if chunked else None
+
+    os.makedirs(workdir, exist_ok=True)
+    source = os.path.join(workdir, "artifact.bin")
+    with open(source, "wb") as f:
+        f.write(os.urandom(size))
+    with open(source, "rb") as f:
+        expected = hashlib.sha256(f.read()).hexdigest()
+
+    client = oras.client.OrasClient(hostname=host, insecure=True)
+    os.chdir(workdir)
+    if chunked:
+        client.push(files=["artifact.bin"], target=f"{host}/{target}", do_chunked=True, chunk_size=chunk_size)
+    else:
+        client.push(files=["artifact.bin"], target=f"{host}/{target}")
+
+    outdir = os.path.join(workdir, "pulled")
+    pulled = client.pull(target=f"{host}/{target}", outdir=outdir)
+    if not pulled:
+        print("oras pulled nothing", file=sys.stderr)
+        return 1
+    with open(pulled[0], "rb") as f:
+        actual = hashlib.sha256(f.read()).hexdigest()
+    if actual != expected:
+        print(f"pulled sha256 {actual} != pushed {expected}", file=sys.stderr)
+        return 1
+    print(f"oras {'chunked' if chunked else 'monolithic'} round trip of {size} bytes: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+//! The real clients: skopeo and the Python `oras` package.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::process::{Result, run};
+
+pub fn ensure_oras() -> Result {
+    let installed = Command::new("python3")
+        .args(["-c", "import oras.client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if installed {
+        return Ok(());
+    }
+    run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "oras"]))
+}
+
+fn output(command: &mut Command) -> Result<Output> {
+    let shown = format!("{command:?}");
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{shown} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+pub fn skopeo(args: &[&str]) -> Result<String> {
+    let out = output(Command::new("skopeo").args(args))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn skopeo_copy(from: &str, to: &str, extra: &[&str]) -> Result {
+    let mut args = vec!["copy", "--src-tls-verify=false", "--dest-tls-verify=false"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[from, to]);
+    skopeo(&args).map(|_| ())
+}
+
+pub fn oras_round_trip(
+    host: &str,
+    target: &str,
+    workdir: &Path,
+    size: usize,
+    chunk: Option<usize>,
+) -> Result {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/oras_roundtrip.py");
+    let mut command = Command::new("python3");
+    command
+        .arg(script)
+        .arg(host)
+        .arg(target)
+        .arg(workdir)
+        .arg(size.to_string());
+    if let Some(chunk) = chunk {
+        command.arg("--chunked").arg(chunk.to_string());
+    }
+    let out = output(&mut command)?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Starting registries for the scenarios: this project's binary on a chosen backend, and the
+//! reference registry on a filesystem root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::cache::workspace_root;
+use crate::process::{Result, Service, free_port, run, wait_for_port};
+
+/// The storage a scenario runs on.
+#[derive(Debug, Clone)]
+// The cloud backends join the test run as their drivers land in the server.
+#[allow(dead_code)]
+pub enum Backend {
+    Filesystem,
+    /// An S3-compatible server, by the `REGISTRY_TEST_S3_*` environment of the emulator.
+    S3(Vec<(String, String)>),
+    /// Azurite, by the `REGISTRY_TEST_AZURE_*` environment of the emulator.
+    Azure(Vec<(String, String)>),
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Filesystem => "filesystem",
+            Backend::S3(_) => "s3",
+            Backend::Azure(_) => "azure",
+        }
+    }
+
+    fn var(env: &[(String, String)], key: &str) -> String {
+        env.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// The `storage:` driver section; `root` is a fresh directory (or key prefix) per registry.
+    pub fn storage_yaml(&self, root: &Path, unique: &str) -> String {
+        match self {
+            Backend::Filesystem => {
+                format!("  filesystem:\n    rootdirectory: {}\n", root.display())
+            }
+            Backend::S3(env) => format!(
+                "  s3:\n    region: {}\n    bucket: {}\n    regionendpoint: {}\n    forcepathstyle: true\n    accesskey: {}\n    secretkey: {}\n    rootdirectory: /e2e-{unique}\n",
+                Self::var(env, "REGISTRY_TEST_S3_REGION"),
+                Self::var(env, "REGISTRY_TEST_S3_BUCKET"),
+                Self::var(env, "REGISTRY_TEST_S3_ENDPOINT"),
+                Self::var(env, "REGISTRY_TEST_S3_ACCESS_KEY"),
+                Self::var(env, "REGISTRY_TEST_S3_SECRET_KEY"),
+            ),
+            Backend::Azure(env) => format!(
+                "  azure:\n    accountname: {}\n    accountkey: {}\n    container: {}\n    serviceurl: {}\n    rootdirectory: /e2e-{unique}\n",
+                Self::var(env, "REGISTRY_TEST_AZURE_ACCOUNT"),
+                Self::var(env, "REGISTRY_TEST_AZURE_KEY"),
+                Self::var(env, "REGISTRY_TEST_AZURE_CONTAINER"),
+                Self::var(env, "REGISTRY_TEST_AZURE_SERVICE_URL"),
+            ),
+        }
+    }
+}
+
+/// A registry listening on loopback; stopped when dropped.
+pub struct RunningRegistry {
+    _service: Service,
+    pub host: String,
+}
+
+/// Builds the `registry` binary (debug) and returns its path.
+pub fn build_binary() -> Result<PathBuf> {
+    let root = workspace_root();
+    run(Command::new(env!("CARGO")).current_dir(&root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "registry-server",
+        "--bin",
+        "registry",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    Ok(target.join("debug/registry"))
+}
+
+/// Starts this project's registry with `storage` (YAML lines under `storage:`) and `extra`
+/// storage settings (e.g. redirect).
+pub fn start_ours(
+    binary: &Path,
+    dir: &Path,
+    storage: &str,
+    extra: &str,
+) -> Result<RunningRegistry> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let port = free_port()?;
+    let config = dir.join("config.yml");
+    let yaml = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n{storage}  delete:\n    enabled: true\n{extra}http:\n  addr: 127.0.0.1:{port}\n"
+    );
+    std::fs::write(&config, yaml).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(dir.join("registry.log")).map_err(|e| e.to_string())?;
+    let mut service = Service::spawn(
+        "registry",
+        Command::new(binary)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log),
+    )?;
+    wait_for_port(port, Duration::from_secs(20), "registry")?;
+    service.check_running()?;
+    Ok(RunningRegistry {
+        _service: service,
+        host: format!("127.0.0.1:{port}"),
+    })
+}
+
+/// Starts the reference registry (CNCF Distribution 2.8) on a filesystem root.
+pub fn start_reference(root: &Path, dir: &Path) -> Result<RunningRegistry> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let port = free_port()?;
+    let config = dir.join("reference.yml");
+    let yaml = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: e2e-reference-secret\n",
+        root.display()
+    );
+    std::fs::write(&config, yaml).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(dir.join("reference.log")).map_err(|e| e.to_string())?;
+    let mut service = Service::spawn(
+        "docker-registry",
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            // Its S3 driver panics on start-up when this is set, even for filesystem storage.
+            .env_remove("AWS_CA_BUNDLE")
+            .stdout(Stdio::null())
+            .stderr(log),
+    )?;
+    wait_for_port(port, Duration::from_secs(20), "docker-registry")?;
+    service.check_running()?;
+    Ok(RunningRegistry {
+        _service: service,
+        host: format!("127.0.0.1:{port}"),
+    })
+}

@@ -1,0 +1,210 @@
+//! The end-to-end scenarios. Each returns `Err` with what went wrong.
+
+use std::path::{Path, PathBuf};
+
+use super::clients::{oras_round_trip, skopeo, skopeo_copy};
+use super::image::OciImage;
+use super::registry::{Backend, RunningRegistry, start_ours, start_reference};
+use crate::process::Result;
+
+pub struct Context<'a> {
+    pub binary: &'a Path,
+    pub backend: &'a Backend,
+    pub image: &'a OciImage,
+    pub dir: &'a Path,
+}
+
+impl Context<'_> {
+    fn start(&self, name: &str) -> Result<RunningRegistry> {
+        let dir = self.dir.join(name);
+        let storage = self.backend.storage_yaml(
+            &dir.join("storage"),
+            &format!("{}-{name}", std::process::id()),
+        );
+        start_ours(self.binary, &dir, &storage, "")
+    }
+}
+
+type Scenario = fn(&Context<'_>) -> Result;
+
+pub const ALL: &[(&str, Scenario)] = &[
+    ("skopeo-oci-round-trip", skopeo_oci_round_trip),
+    ("skopeo-docker-v2s2", skopeo_docker_v2s2),
+    ("oras-monolithic", oras_monolithic),
+    ("oras-chunked", oras_chunked),
+    ("reference-interop", reference_interop),
+];
+
+fn ensure(condition: bool, what: impl FnOnce() -> String) -> Result {
+    if condition { Ok(()) } else { Err(what()) }
+}
+
+/// Checks that every blob skopeo wrote into a `dir:` copy hashes to its own name.
+fn check_dir_blobs(dir: &Path) -> Result {
+    use sha2_free::sha256_hex;
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let actual = sha256_hex(&path)?;
+            ensure(actual == name, || {
+                format!("blob {name} has sha256 {actual}")
+            })?;
+            checked += 1;
+        }
+    }
+    ensure(checked >= 3, || {
+        format!("only {checked} blobs in {}", dir.display())
+    })
+}
+
+/// Copies an image out of `registry` into a fresh `dir:` and checks manifest and blobs.
+fn pull_and_check(registry: &RunningRegistry, repo_tag: &str, out: PathBuf) -> Result<String> {
+    let source = format!("docker://{}/{repo_tag}", registry.host);
+    skopeo_copy(&source, &format!("dir:{}", out.display()), &[])?;
+    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &source])?;
+    let pulled = std::fs::read_to_string(out.join("manifest.json")).map_err(|e| e.to_string())?;
+    ensure(pulled == raw, || {
+        "the pulled manifest differs from the served one".into()
+    })?;
+    check_dir_blobs(&out)?;
+    Ok(raw)
+}
+
+fn skopeo_oci_round_trip(cx: &Context<'_>) -> Result {
+    let registry = cx.start("ours")?;
+    let dest = format!("docker://{}/e2e/oci:v1", registry.host);
+    skopeo_copy(&cx.image.reference(), &dest, &[])?;
+    let raw = pull_and_check(&registry, "e2e/oci:v1", cx.dir.join("pulled"))?;
+    ensure(
+        raw.contains("application/vnd.oci.image.manifest.v1+json")
+            || !raw.contains("mediaType\":\"application/vnd.docker"),
+        || format!("expected an OCI manifest, got {raw}"),
+    )?;
+    let inspect = skopeo(&["inspect", "--tls-verify=false", &dest])?;
+    ensure(inspect.contains("\"v1\""), || {
+        format!("inspect lacks the tag: {inspect}")
+    })?;
+    skopeo_copy(
+        &dest,
+        &format!("docker://{}/e2e/oci:v2", registry.host),
+        &[],
+    )?;
+    let tags = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{}/e2e/oci", registry.host),
+    ])?;
+    ensure(tags.contains("\"v1\"") && tags.contains("\"v2\""), || {
+        format!("list-tags: {tags}")
+    })?;
+    skopeo(&["delete", "--tls-verify=false", &dest])?;
+    let tags = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{}/e2e/oci", registry.host),
+    ])?;
+    ensure(!tags.contains("\"v1\"") && !tags.contains("\"v2\""), || {
+        format!("tags left after deleting their manifest: {tags}")
+    })
+}
+
+fn skopeo_docker_v2s2(cx: &Context<'_>) -> Result {
+    let registry = cx.start("ours")?;
+    let dest = format!("docker://{}/e2e/docker:v2s2", registry.host);
+    skopeo_copy(&cx.image.reference(), &dest, &["--format", "v2s2"])?;
+    let raw = pull_and_check(&registry, "e2e/docker:v2s2", cx.dir.join("pulled"))?;
+    ensure(
+        raw.contains("application/vnd.docker.distribution.manifest.v2+json"),
+        || format!("expected a Docker schema 2 manifest, got {raw}"),
+    )
+}
+
+fn oras_monolithic(cx: &Context<'_>) -> Result {
+    let registry = cx.start("ours")?;
+    oras_round_trip(
+        &registry.host,
+        "e2e/artifact:mono",
+        &cx.dir.join("oras"),
+        5 * 1024 * 1024 + 123,
+        None,
+    )
+}
+
+fn oras_chunked(cx: &Context<'_>) -> Result {
+    let registry = cx.start("ours")?;
+    oras_round_trip(
+        &registry.host,
+        "e2e/artifact:chunked",
+        &cx.dir.join("oras"),
+        6 * 1024 * 1024 + 77,
+        Some(1024 * 1024),
+    )
+}
+
+/// Both directions over one filesystem root: what the reference pushed, this registry
+/// serves; what this registry pushed, the reference serves.
+fn reference_interop(cx: &Context<'_>) -> Result {
+    if !matches!(cx.backend, Backend::Filesystem) {
+        return Ok(());
+    }
+    let root = cx.dir.join("shared-root");
+    {
+        let reference = start_reference(&root, &cx.dir.join("reference-1"))?;
+        skopeo_copy(
+            &cx.image.reference(),
+            &format!("docker://{}/interop/from-reference:v1", reference.host),
+            &[],
+        )?;
+    }
+    let storage = Backend::Filesystem.storage_yaml(&root, "");
+    {
+        let ours = start_ours(cx.binary, &cx.dir.join("ours"), &storage, "")?;
+        pull_and_check(
+            &ours,
+            "interop/from-reference:v1",
+            cx.dir.join("pulled-from-ours"),
+        )?;
+        let tags = skopeo(&[
+            "list-tags",
+            "--tls-verify=false",
+            &format!("docker://{}/interop/from-reference", ours.host),
+        ])?;
+        ensure(tags.contains("\"v1\""), || format!("list-tags: {tags}"))?;
+        skopeo_copy(
+            &cx.image.reference(),
+            &format!("docker://{}/interop/from-ours:v1", ours.host),
+            &["--format", "v2s2"],
+        )?;
+    }
+    let reference = start_reference(&root, &cx.dir.join("reference-2"))?;
+    pull_and_check(
+        &reference,
+        "interop/from-ours:v1",
+        cx.dir.join("pulled-from-reference"),
+    )?;
+    Ok(())
+}
+
+/// SHA-256 of a file through `sha256sum`, so xtask needs no hashing crate.
+mod sha2_free {
+    use std::path::Path;
+    use std::process::Command;
+
+    pub fn sha256_hex(path: &Path) -> Result<String, String> {
+        let out = Command::new("sha256sum")
+            .arg(path)
+            .output()
+            .map_err(|e| format!("sha256sum: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split_whitespace()
+            .next()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("sha256sum printed nothing for {}", path.display()))
+    }
+}
