@@ -220,7 +220,7 @@ fn endpoint_url(
     endpoint: &str,
     secure: bool,
 ) -> Result<String, ParameterError> {
-    let endpoint = endpoint.trim().trim_end_matches('/');
+    let endpoint = endpoint.trim();
     let (scheme, rest) = match endpoint.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
         None if secure => ("https".to_owned(), endpoint),
@@ -232,14 +232,26 @@ fn endpoint_url(
             format!("{endpoint:?}: the scheme must be http or https"),
         ));
     }
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if host.is_empty() || rest.chars().any(char::is_whitespace) {
+    let rest = rest.trim_end_matches('/');
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if !valid_authority(authority) || rest.chars().any(char::is_whitespace) {
         return Err(params.invalid(
             "regionendpoint",
-            format!("{endpoint:?} is not a URL with a host"),
+            format!("{endpoint:?} is not a URL with a host (and optional port)"),
         ));
     }
     Ok(format!("{scheme}://{rest}"))
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`, with a non-empty host and a numeric port.
+fn valid_authority(authority: &str) -> bool {
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !authority.ends_with(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let host_ok = !host.is_empty() && !host.contains('@');
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
+    host_ok && port_ok
 }
 
 fn uses_tls(endpoint: Option<&str>, secure: bool) -> bool {

@@ -65,9 +65,142 @@ impl Opener {
     pub fn storage(&self) -> Storage {
         Storage::new(Arc::new(self.driver()))
     }
+
+    /// A plain SDK client on the same bucket, to look behind the driver's back.
+    pub fn raw(&self) -> Raw {
+        Raw {
+            client: aws_sdk_s3::Client::from_conf(self.sdk.clone()),
+            bucket: self.config.bucket().to_owned(),
+            root: self.config.root_prefix().to_owned(),
+        }
+    }
+}
+
+/// Direct access to the bucket.
+pub struct Raw {
+    pub client: aws_sdk_s3::Client,
+    pub bucket: String,
+    root: String,
+}
+
+impl Raw {
+    /// The key of a storage path (or of a `/`-separated path in the driver's private tree).
+    pub fn key(&self, path: &str) -> String {
+        format!("{}{}", self.root, path.trim_start_matches('/'))
+    }
+
+    /// Every key below `prefix`.
+    pub async fn keys(&self, prefix: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .expect("ListObjectsV2");
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return keys,
+            }
+        }
+    }
+
+    /// The ETag of the object at `key`; multipart objects have `-<parts>` at the end.
+    pub async fn etag(&self, key: &str) -> String {
+        self.client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("HeadObject")
+            .e_tag()
+            .expect("ETag")
+            .trim_matches('"')
+            .to_owned()
+    }
+
+    /// The closed-writer record stored for `path`, as JSON.
+    pub async fn record(&self, path: &str) -> Option<Value> {
+        let key = self.key(&format!("~writers{path}/~progress"));
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .ok()?;
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .expect("record body")
+            .into_bytes();
+        Some(serde_json::from_slice(&bytes).expect("record JSON"))
+    }
+
+    /// True when the server still accepts parts for `upload_id` (it was neither aborted nor
+    /// completed).
+    pub async fn upload_alive(&self, key: &str, upload_id: &str) -> bool {
+        self.client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(9999)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"probe"))
+            .send()
+            .await
+            .is_ok()
+    }
 }
 
 /// A random prefix for one test, so that tests share the bucket without seeing each other.
 pub fn unique_prefix(name: &str) -> String {
     format!("/{name}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// `len` pseudo-random bytes (SplitMix64); incompressible enough for storage tests, and no
+/// dependency on a random-number crate.
+pub fn random_bytes(len: usize) -> Vec<u8> {
+    static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x5eed);
+    let mut state = SEED.fetch_add(0x9e37_79b9_7f4a_7c15, std::sync::atomic::Ordering::Relaxed)
+        ^ u64::from(std::process::id());
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Everything a reader at `offset` yields.
+pub async fn read_all(
+    storage: &Storage,
+    path: &str,
+    offset: i64,
+) -> Result<Vec<u8>, registry_core::storage::StorageError> {
+    use futures::TryStreamExt;
+    let stream = storage.reader(path, offset).await?;
+    stream
+        .try_fold(Vec::new(), |mut out, chunk| async move {
+            out.extend_from_slice(&chunk);
+            Ok(out)
+        })
+        .await
 }
