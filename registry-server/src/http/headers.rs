@@ -109,18 +109,19 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
+            // Two hex digits exactly (`from_str_radix` alone would also take `%+1`).
+            b'%' if i + 2 < bytes.len()
+                && bytes[i + 1].is_ascii_hexdigit()
+                && bytes[i + 2].is_ascii_hexdigit() =>
+            {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or_default();
+                out.push(u8::from_str_radix(hex, 16).unwrap_or_default());
+                i += 3;
+                continue;
             }
-            b'+' => out.push(b' '),
+            // `+` stays `+`: no value of this API (digests, names, tags, counts, media types)
+            // can hold a space, while media types such as `application/spdx+json` hold `+`
+            // and clients type them unencoded.
             b => out.push(b),
         }
         i += 1;
@@ -218,6 +219,17 @@ mod tests {
         let req = TestRequest::with_uri("/x?digest=sha256%3Aab&n=5&last=a%2Fb").to_http_request();
         assert_eq!(query_param(&req, "digest").as_deref(), Some("sha256:ab"));
         assert_eq!(query_param(&req, "last").as_deref(), Some("a/b"));
+        let req = TestRequest::with_uri("/x?artifactType=application/spdx+json&b=a%2Bb")
+            .to_http_request();
+        assert_eq!(
+            query_param(&req, "artifactType").as_deref(),
+            Some("application/spdx+json")
+        );
+        assert_eq!(query_param(&req, "b").as_deref(), Some("a+b"));
+        let req = TestRequest::with_uri("/x?a=%+1&b=%4&c=100%").to_http_request();
+        assert_eq!(query_param(&req, "a").as_deref(), Some("%+1"));
+        assert_eq!(query_param(&req, "b").as_deref(), Some("%4"));
+        assert_eq!(query_param(&req, "c").as_deref(), Some("100%"));
         assert_eq!(encode_query_value("a/b:c"), "a%2Fb%3Ac");
     }
 }

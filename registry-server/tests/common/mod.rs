@@ -1,0 +1,426 @@
+//! The API tests' harness: real registry servers on loopback, talked to over HTTP with reqwest.
+//!
+//! Every test file writes its cases as `async fn case(driver: Driver)` and lists them in
+//! [`driver_tests!`], which runs each case against the in-memory and the filesystem driver.
+//! Every response that goes through [`TestServer::send`] is checked for what the protocol
+//! promises on *every* answer: the `Docker-Distribution-API-Version` header and no 5xx.
+
+// Each test binary uses a different part of the harness.
+#![allow(dead_code)]
+
+pub mod content;
+pub mod raw;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use registry_core::domain::Digest;
+use registry_core::registry::Registry;
+use registry_core::storage::Storage;
+use registry_server::config::Config;
+use registry_server::{http, startup};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+
+pub use content::*;
+
+/// Runs each listed `async fn(Driver)` of the test file once per storage driver, as
+/// `inmemory::<case>` and `filesystem::<case>`.
+#[macro_export]
+macro_rules! driver_tests {
+    ($($case:ident),+ $(,)?) => {
+        mod inmemory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::common::Driver::InMemory).await;
+                }
+            )+
+        }
+        mod filesystem {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::common::Driver::Filesystem).await;
+                }
+            )+
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    InMemory,
+    Filesystem,
+}
+
+/// Registry settings a test varies; everything else is the development default.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub delete: bool,
+    pub read_only: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            delete: true,
+            read_only: false,
+        }
+    }
+}
+
+impl Options {
+    pub fn no_delete() -> Self {
+        Options {
+            delete: false,
+            ..Options::default()
+        }
+    }
+
+    pub fn read_only() -> Self {
+        Options {
+            read_only: true,
+            ..Options::default()
+        }
+    }
+}
+
+/// Where a server's storage lives, so that another server can be started over the same one.
+#[derive(Clone)]
+enum Backing {
+    InMemory(Storage),
+    Filesystem(PathBuf),
+}
+
+/// One running registry. Dropping it stops the server (tests that finish normally call
+/// [`TestServer::stop`], which also waits for the server thread).
+pub struct TestServer {
+    pub driver: Driver,
+    base: String,
+    client: reqwest::Client,
+    registry: Registry,
+    backing: Backing,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+    /// Owns the temporary filesystem root of the first server over it.
+    _root: Option<tempfile::TempDir>,
+}
+
+fn config_yaml(storage: &str, options: &Options) -> String {
+    let mut yaml = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  {storage}\n  redirect:\n    disable: true\n"
+    );
+    if options.delete {
+        yaml.push_str("  delete:\n    enabled: true\n");
+    }
+    if options.read_only {
+        yaml.push_str("  maintenance:\n    readonly:\n      enabled: true\n");
+    }
+    yaml.push_str("http:\n  addr: 127.0.0.1:0\n");
+    yaml
+}
+
+impl TestServer {
+    /// A server with the default options (deletes enabled) on fresh, empty storage.
+    pub async fn start(driver: Driver) -> TestServer {
+        Self::start_with(driver, Options::default()).await
+    }
+
+    pub async fn start_with(driver: Driver, options: Options) -> TestServer {
+        match driver {
+            Driver::InMemory => Self::launch(driver, None, &options, None).await,
+            Driver::Filesystem => {
+                let root = tempfile::tempdir().expect("temporary storage root");
+                let backing = Backing::Filesystem(root.path().to_owned());
+                Self::launch(driver, Some(backing), &options, Some(root)).await
+            }
+        }
+    }
+
+    /// Another server (its own HTTP server, registry and, for the filesystem, its own driver
+    /// instance) over the same storage as `self`.
+    pub async fn sibling(&self, options: Options) -> TestServer {
+        Self::launch(self.driver, Some(self.backing.clone()), &options, None).await
+    }
+
+    async fn launch(
+        driver: Driver,
+        backing: Option<Backing>,
+        options: &Options,
+        root: Option<tempfile::TempDir>,
+    ) -> TestServer {
+        let storage_yaml = match &backing {
+            Some(Backing::Filesystem(dir)) => format!(
+                "filesystem:\n    rootdirectory: {}",
+                serde_json::to_string(&dir.display().to_string()).unwrap()
+            ),
+            _ => "inmemory: {}".to_owned(),
+        };
+        let yaml = config_yaml(&storage_yaml, options);
+        let config = Config::from_yaml(&yaml, Vec::new()).expect("test configuration");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("loopback port");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+
+        let shared_memory = match &backing {
+            Some(Backing::InMemory(storage)) => Some(storage.clone()),
+            _ => None,
+        };
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let mut state = startup::build_state(&config)
+                    .await
+                    .expect("server state from the test configuration");
+                if let Some(storage) = shared_memory {
+                    // The in-memory driver lives in one process: a sibling shares its storage.
+                    let settings = state.registry.settings().clone();
+                    state.registry = Registry::new(storage, settings);
+                }
+                let registry = state.registry.clone();
+                let server = http::serve(state, listener, Some(1)).expect("HTTP server");
+                ready_tx.send((server.handle(), registry)).unwrap();
+                if let Err(e) = server.await {
+                    eprintln!("test server stopped with an error: {e}");
+                }
+            })
+        });
+        let (handle, registry) = ready_rx.recv().expect("server started");
+        let backing = backing.unwrap_or_else(|| Backing::InMemory(registry.storage().clone()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        TestServer {
+            driver,
+            base,
+            client,
+            registry,
+            backing,
+            handle,
+            thread: Some(thread),
+            _root: root,
+        }
+    }
+
+    /// Stops the server and waits for its thread.
+    pub async fn stop(mut self) {
+        self.handle.stop(false).await;
+        if let Some(thread) = self.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .unwrap()
+                .expect("server thread panicked");
+        }
+    }
+
+    /// `host:port` of the server.
+    pub fn authority(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// The storage the server runs on, for tests that look behind the API.
+    pub fn storage(&self) -> &Storage {
+        self.registry.storage()
+    }
+
+    /// The filesystem root, for the filesystem driver.
+    pub fn root_dir(&self) -> Option<&Path> {
+        match &self.backing {
+            Backing::Filesystem(dir) => Some(dir),
+            Backing::InMemory(_) => None,
+        }
+    }
+
+    /// An absolute URL for a path (`/v2/...`) or a `Location` the server handed out.
+    pub fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        }
+    }
+
+    pub fn request(&self, method: Method, path_or_url: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path_or_url))
+    }
+
+    /// Sends a request and checks what every response must satisfy.
+    pub async fn send(&self, request: RequestBuilder) -> Response {
+        let request = request.build().expect("well-formed request");
+        let what = format!("{} {}", request.method(), request.url());
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_api_version(&response, &what);
+        assert!(
+            !response.status().is_server_error(),
+            "{what} answered {}",
+            response.status()
+        );
+        response
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn head(&self, path: &str) -> Response {
+        self.send(self.request(Method::HEAD, path)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.send(self.request(Method::DELETE, path)).await
+    }
+
+    /// Starts an upload session; returns its `Location`.
+    pub async fn start_upload(&self, repo: &str) -> String {
+        let response = self
+            .send(self.request(Method::POST, &format!("/v2/{repo}/blobs/uploads/")))
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "POST upload");
+        location(&response)
+    }
+
+    /// Pushes a blob in one `POST ?digest=` and returns its digest.
+    pub async fn push_blob(&self, repo: &str, data: &[u8]) -> Digest {
+        let digest = Digest::sha256_of(data);
+        let response = self
+            .send(
+                self.request(
+                    Method::POST,
+                    &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
+                )
+                .body(data.to_vec()),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "pushing a blob");
+        digest
+    }
+
+    /// `PUT /v2/<repo>/manifests/<reference>` with `media_type` as Content-Type.
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> Response {
+        self.send(
+            self.request(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
+                .header("Content-Type", media_type)
+                .body(body.to_vec()),
+        )
+        .await
+    }
+
+    /// Pushes `manifest` under `reference` and expects 201.
+    pub async fn push_manifest(&self, repo: &str, reference: &str, manifest: &Manifest) {
+        let response = self
+            .put_manifest(repo, reference, &manifest.media_type, &manifest.body)
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "PUT manifest {repo}:{reference}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    /// Pushes the blobs of a small image (config and `layers` layers) into `repo` and returns
+    /// its OCI manifest (not pushed). `seed` makes the content unique.
+    pub async fn image(&self, repo: &str, seed: u64, layers: usize) -> Manifest {
+        self.image_of_type(repo, seed, layers, ImageFormat::Oci)
+            .await
+    }
+
+    pub async fn image_of_type(
+        &self,
+        repo: &str,
+        seed: u64,
+        layers: usize,
+        format: ImageFormat,
+    ) -> Manifest {
+        let config = config_blob(seed);
+        let config_digest = self.push_blob(repo, &config).await;
+        let mut layer_descriptors = Vec::new();
+        for i in 0..layers {
+            let data = bytes(seed * 1000 + i as u64, 100 + i * 37);
+            let digest = self.push_blob(repo, &data).await;
+            layer_descriptors.push((digest, data.len() as u64));
+        }
+        image_manifest(
+            format,
+            (&config_digest, config.len() as u64),
+            &layer_descriptors,
+            None,
+        )
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            // A test that panicked: stop the server without waiting for it.
+            drop(self.handle.stop(false));
+        }
+    }
+}
+
+pub const API_VERSION: &str = "Docker-Distribution-API-Version";
+
+pub fn assert_api_version(response: &Response, what: &str) {
+    assert_eq!(
+        header(response, API_VERSION).as_deref(),
+        Some("registry/2.0"),
+        "{what}: every response carries {API_VERSION}"
+    );
+}
+
+/// A response header as text.
+pub fn header(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().expect("ASCII header").to_owned())
+}
+
+pub fn location(response: &Response) -> String {
+    header(response, "Location").expect("a Location header")
+}
+
+/// Checks an error answer: status, the JSON envelope and its first code.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) {
+    let url = response.url().clone();
+    assert_eq!(response.status(), status, "{url}");
+    let content_type = header(&response, "Content-Type").unwrap_or_default();
+    let text = response.text().await.unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{url}: error Content-Type {content_type:?}"
+    );
+    assert_error_body(&text, code, url.as_str());
+}
+
+/// Checks the envelope `{"errors":[{"code","message","detail"}]}`.
+pub fn assert_error_body(text: &str, code: &str, what: &str) {
+    let body: Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"));
+    let errors = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: no errors array: {text}"));
+    assert!(!errors.is_empty(), "{what}: empty errors: {text}");
+    assert_eq!(errors[0]["code"], code, "{what}: {text}");
+    assert!(errors[0]["message"].is_string(), "{what}: {text}");
+}
+
+pub async fn json(response: Response) -> Value {
+    let text = response.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}

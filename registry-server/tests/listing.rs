@@ -1,0 +1,229 @@
+//! Tags list (end-8a/8b) and the catalog: lexical order, `n`/`last` pagination, `Link`.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+driver_tests!(
+    tags_are_sorted_lexically,
+    tags_paginate_with_n_and_last,
+    following_link_headers_walks_all_tags,
+    tags_of_an_unknown_repository_are_404,
+    invalid_page_sizes_are_400,
+    catalog_lists_repositories_sorted,
+    catalog_paginates_with_link_headers,
+    empty_catalog,
+);
+
+const TAGS: [&str; 7] = ["v10", "latest", "V2", "1.0", "v1", "_internal", "a-b.c_d"];
+
+/// A repository with every tag of [`TAGS`] on one image.
+async fn tagged_repository(s: &TestServer, repo: &str) {
+    let manifest = s.image(repo, 1, 1).await;
+    for tag in TAGS {
+        s.push_manifest(repo, tag, &manifest).await;
+    }
+}
+
+fn sorted_tags() -> Vec<&'static str> {
+    let mut tags = TAGS.to_vec();
+    tags.sort();
+    tags
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The target of `Link: <url>; rel="next"`.
+fn next_link(response: &reqwest::Response) -> Option<String> {
+    let link = header(response, "Link")?;
+    assert!(link.ends_with("rel=\"next\""), "{link}");
+    let url = link.strip_prefix('<')?.split('>').next()?;
+    Some(url.to_owned())
+}
+
+async fn tags_are_sorted_lexically(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    tagged_repository(&s, "tags/sorted").await;
+    let response = s.get("/v2/tags/sorted/tags/list").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(header(&response, "Link").is_none());
+    assert!(
+        header(&response, "Content-Type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body = json(response).await;
+    assert_eq!(body["name"], "tags/sorted");
+    assert_eq!(strings(&body["tags"]), sorted_tags());
+    s.stop().await;
+}
+
+async fn tags_paginate_with_n_and_last(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    tagged_repository(&s, "paged").await;
+    let all = sorted_tags();
+
+    let response = s.get("/v2/paged/tags/list?n=3").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let link = next_link(&response).expect("a Link to the next page");
+    assert!(link.contains("n=3"), "{link}");
+    assert!(link.contains(&format!("last={}", all[2])), "{link}");
+    assert!(link.starts_with("/v2/paged/tags/list?") || link.contains("/v2/paged/tags/list?"));
+    assert_eq!(strings(&json(response).await["tags"]), all[..3]);
+
+    let response = s
+        .get(&format!("/v2/paged/tags/list?n=3&last={}", all[2]))
+        .await;
+    assert_eq!(strings(&json(response).await["tags"]), all[3..6]);
+
+    // `last` need not be a tag: the page starts after it.
+    let response = s.get("/v2/paged/tags/list?last=latf").await;
+    let expected: Vec<&str> = all.iter().copied().filter(|t| *t > "latf").collect();
+    assert_eq!(strings(&json(response).await["tags"]), expected);
+
+    // The last page has no Link.
+    let response = s
+        .get(&format!("/v2/paged/tags/list?n=3&last={}", all[3]))
+        .await;
+    assert!(header(&response, "Link").is_none());
+    assert_eq!(strings(&json(response).await["tags"]), all[4..]);
+
+    // Exactly the remaining count: no Link either.
+    let response = s.get(&format!("/v2/paged/tags/list?n={}", all.len())).await;
+    assert!(header(&response, "Link").is_none());
+    assert_eq!(strings(&json(response).await["tags"]).len(), all.len());
+
+    let response = s.get("/v2/paged/tags/list?n=100&last=zzz").await;
+    assert_eq!(json(response).await["tags"], json!([]));
+    s.stop().await;
+}
+
+async fn following_link_headers_walks_all_tags(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    tagged_repository(&s, "walk").await;
+    let mut seen = Vec::new();
+    let mut next = Some("/v2/walk/tags/list?n=2".to_owned());
+    let mut pages = 0;
+    while let Some(url) = next {
+        let response = s.get(&url).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        next = next_link(&response);
+        seen.extend(strings(&json(response).await["tags"]));
+        pages += 1;
+        assert!(pages <= TAGS.len(), "the Link chain does not end");
+    }
+    assert_eq!(seen, sorted_tags());
+    assert_eq!(pages, TAGS.len().div_ceil(2));
+    s.stop().await;
+}
+
+async fn tags_of_an_unknown_repository_are_404(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    tagged_repository(&s, "exists").await;
+    for path in [
+        "/v2/missing/tags/list",
+        "/v2/exists/not/tags/list",
+        "/v2/exist/tags/list",
+    ] {
+        assert_error(s.get(path).await, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
+    }
+    s.stop().await;
+}
+
+async fn invalid_page_sizes_are_400(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    tagged_repository(&s, "badn").await;
+    for n in ["abc", "-1", "1.5", "99999999999999999999999"] {
+        for path in [
+            format!("/v2/badn/tags/list?n={n}"),
+            format!("/v2/_catalog?n={n}"),
+        ] {
+            assert_error(
+                s.get(&path).await,
+                StatusCode::BAD_REQUEST,
+                "PAGINATION_NUMBER_INVALID",
+            )
+            .await;
+        }
+    }
+    s.stop().await;
+}
+
+const REPOSITORIES: [&str; 6] = [
+    "zeta",
+    "alpha/one",
+    "alpha",
+    "alpha/two/deep",
+    "beta-1",
+    "a.b",
+];
+
+async fn catalog_lists_repositories_sorted(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    for (i, repo) in REPOSITORIES.iter().enumerate() {
+        let manifest = s.image(repo, 10 + i as u64, 1).await;
+        s.push_manifest(repo, "latest", &manifest).await;
+    }
+    // A repository with blobs but no manifest is not in the catalog (as in the reference).
+    s.push_blob("blobs-only", b"data").await;
+    let response = s.get("/v2/_catalog").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(header(&response, "Link").is_none());
+    let mut expected = REPOSITORIES.to_vec();
+    expected.sort();
+    assert_eq!(strings(&json(response).await["repositories"]), expected);
+    s.stop().await;
+}
+
+async fn catalog_paginates_with_link_headers(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    for (i, repo) in REPOSITORIES.iter().enumerate() {
+        let manifest = s.image(repo, 20 + i as u64, 1).await;
+        s.push_manifest(repo, "latest", &manifest).await;
+    }
+    let mut expected = REPOSITORIES.to_vec();
+    expected.sort();
+
+    let response = s.get("/v2/_catalog?n=4").await;
+    let link = next_link(&response).expect("a Link to the next page");
+    assert!(link.contains("/v2/_catalog?"), "{link}");
+    assert_eq!(
+        strings(&json(response).await["repositories"]),
+        expected[..4]
+    );
+    let response = s.get(&link).await;
+    assert!(header(&response, "Link").is_none());
+    assert_eq!(
+        strings(&json(response).await["repositories"]),
+        expected[4..]
+    );
+
+    // `last` with a slash, percent-encoded or not.
+    for last in ["alpha/one", "alpha%2Fone"] {
+        let response = s.get(&format!("/v2/_catalog?n=2&last={last}")).await;
+        assert_eq!(
+            strings(&json(response).await["repositories"]),
+            ["alpha/two/deep", "beta-1"]
+        );
+    }
+    s.stop().await;
+}
+
+async fn empty_catalog(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let response = s.get("/v2/_catalog").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json(response).await, json!({"repositories": []}));
+    let response = s.get("/v2/_catalog?n=10").await;
+    assert_eq!(json(response).await, json!({"repositories": []}));
+    s.stop().await;
+}

@@ -1,0 +1,369 @@
+//! The OCI 1.1 referrers API: end-12a/12b, and `OCI-Subject` on manifest PUT.
+
+mod common;
+
+use common::*;
+use registry_core::domain::Digest;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+driver_tests!(
+    a_manifest_with_a_subject_answers_oci_subject,
+    referrers_list_the_manifests_of_a_subject,
+    artifact_type_filter,
+    no_referrers_is_an_empty_index,
+    malformed_subject_digests_are_400,
+    a_deleted_referrer_leaves_the_list,
+    artifact_type_defaults_to_the_config_media_type,
+    an_index_can_refer_to_a_subject,
+);
+
+/// An artifact manifest (OCI 1.1 style: empty config, one layer) referring to `subject`.
+async fn artifact(
+    s: &TestServer,
+    repo: &str,
+    subject: &Manifest,
+    artifact_type: Option<&str>,
+    annotations: Value,
+    seed: u64,
+) -> Manifest {
+    let empty = s.push_blob(repo, b"{}").await;
+    let layer = bytes(seed, 64);
+    let layer_digest = s.push_blob(repo, &layer).await;
+    let mut value = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_EMPTY, "digest": empty.as_str(), "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": layer_digest.as_str(), "size": 64}],
+        "subject": subject.descriptor(),
+        "annotations": annotations,
+    });
+    if let Some(artifact_type) = artifact_type {
+        value["artifactType"] = json!(artifact_type);
+    }
+    Manifest {
+        media_type: OCI_MANIFEST.to_owned(),
+        body: serde_json::to_vec(&value).unwrap(),
+    }
+}
+
+async fn referrers(s: &TestServer, repo: &str, subject: &Digest, query: &str) -> reqwest::Response {
+    let response = s
+        .get(&format!("/v2/{repo}/referrers/{subject}{query}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header(&response, "Content-Type").as_deref(),
+        Some(OCI_INDEX)
+    );
+    response
+}
+
+/// The index's manifests, checked to be an OCI image index.
+async fn listed(response: reqwest::Response) -> Vec<Value> {
+    let index = json(response).await;
+    assert_eq!(index["schemaVersion"], 2);
+    assert_eq!(index["mediaType"], OCI_INDEX);
+    index["manifests"]
+        .as_array()
+        .expect("a manifests array")
+        .clone()
+}
+
+async fn a_manifest_with_a_subject_answers_oci_subject(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("subjects", 1, 1).await;
+    s.push_manifest("subjects", "v1", &image).await;
+    let signature = artifact(
+        &s,
+        "subjects",
+        &image,
+        Some("application/vnd.example.sig"),
+        json!({}),
+        2,
+    )
+    .await;
+    let response = s
+        .put_manifest(
+            "subjects",
+            signature.digest().as_str(),
+            OCI_MANIFEST,
+            &signature.body,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        header(&response, "OCI-Subject").as_deref(),
+        Some(image.digest().as_str())
+    );
+    // The subject need not exist (yet).
+    let ghost = s.image("subjects", 3, 1).await;
+    let early = artifact(
+        &s,
+        "subjects",
+        &ghost,
+        Some("application/vnd.example.sbom"),
+        json!({}),
+        4,
+    )
+    .await;
+    let response = s
+        .put_manifest(
+            "subjects",
+            early.digest().as_str(),
+            OCI_MANIFEST,
+            &early.body,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        header(&response, "OCI-Subject").as_deref(),
+        Some(ghost.digest().as_str())
+    );
+    let list = listed(referrers(&s, "subjects", &ghost.digest(), "").await).await;
+    assert_eq!(list.len(), 1);
+    s.stop().await;
+}
+
+async fn referrers_list_the_manifests_of_a_subject(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("listing", 5, 1).await;
+    s.push_manifest("listing", "v1", &image).await;
+    let signature = artifact(
+        &s,
+        "listing",
+        &image,
+        Some("application/vnd.example.sig"),
+        json!({"org.example.signer": "alice"}),
+        6,
+    )
+    .await;
+    let sbom = artifact(
+        &s,
+        "listing",
+        &image,
+        Some("application/vnd.example.sbom"),
+        json!({"org.opencontainers.image.created": "2024-01-01T00:00:00Z"}),
+        7,
+    )
+    .await;
+    s.push_manifest("listing", signature.digest().as_str(), &signature)
+        .await;
+    // A referrer pushed by tag is a referrer too.
+    s.push_manifest("listing", "sbom", &sbom).await;
+
+    let list = listed(referrers(&s, "listing", &image.digest(), "").await).await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    let mut expected = vec![
+        json!({
+            "mediaType": OCI_MANIFEST,
+            "digest": signature.digest().as_str(),
+            "size": signature.size(),
+            "artifactType": "application/vnd.example.sig",
+            "annotations": {"org.example.signer": "alice"},
+        }),
+        json!({
+            "mediaType": OCI_MANIFEST,
+            "digest": sbom.digest().as_str(),
+            "size": sbom.size(),
+            "artifactType": "application/vnd.example.sbom",
+            "annotations": {"org.opencontainers.image.created": "2024-01-01T00:00:00Z"},
+        }),
+    ];
+    expected.sort_by(|a, b| a["digest"].as_str().cmp(&b["digest"].as_str()));
+    let mut actual = list.clone();
+    actual.sort_by(|a, b| a["digest"].as_str().cmp(&b["digest"].as_str()));
+    assert_eq!(actual, expected);
+    // Another repository's subject with the same digest has no referrers.
+    let list = listed(referrers(&s, "elsewhere", &image.digest(), "").await).await;
+    assert!(list.is_empty());
+    s.stop().await;
+}
+
+async fn artifact_type_filter(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("filter", 8, 1).await;
+    s.push_manifest("filter", "v1", &image).await;
+    for (i, kind) in ["sig", "sbom", "sig"].iter().enumerate() {
+        let artifact_type = format!("application/vnd.example.{kind}");
+        let a = artifact(
+            &s,
+            "filter",
+            &image,
+            Some(&artifact_type),
+            json!({"i": i.to_string()}),
+            9 + i as u64,
+        )
+        .await;
+        s.push_manifest("filter", a.digest().as_str(), &a).await;
+    }
+    let response = referrers(
+        &s,
+        "filter",
+        &image.digest(),
+        "?artifactType=application/vnd.example.sig",
+    )
+    .await;
+    assert_eq!(
+        header(&response, "OCI-Filters-Applied").as_deref(),
+        Some("artifactType")
+    );
+    let list = listed(response).await;
+    assert_eq!(list.len(), 2);
+    assert!(
+        list.iter()
+            .all(|d| d["artifactType"] == "application/vnd.example.sig")
+    );
+
+    // Percent-encoded, as clients send it.
+    let response = referrers(
+        &s,
+        "filter",
+        &image.digest(),
+        "?artifactType=application%2Fvnd.example.sbom",
+    )
+    .await;
+    assert_eq!(
+        header(&response, "OCI-Filters-Applied").as_deref(),
+        Some("artifactType")
+    );
+    assert_eq!(listed(response).await.len(), 1);
+
+    let response = referrers(&s, "filter", &image.digest(), "?artifactType=text/plain").await;
+    assert_eq!(
+        header(&response, "OCI-Filters-Applied").as_deref(),
+        Some("artifactType")
+    );
+    assert!(listed(response).await.is_empty());
+
+    // Without the filter: all, and no OCI-Filters-Applied.
+    let response = referrers(&s, "filter", &image.digest(), "").await;
+    assert!(header(&response, "OCI-Filters-Applied").is_none());
+    assert_eq!(listed(response).await.len(), 3);
+    s.stop().await;
+}
+
+async fn no_referrers_is_an_empty_index(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("lonely", 12, 1).await;
+    s.push_manifest("lonely", "v1", &image).await;
+    let list = listed(referrers(&s, "lonely", &image.digest(), "").await).await;
+    assert!(list.is_empty());
+    // A digest nothing in the registry has, in a repository that does not exist: still 200.
+    let absent = Digest::sha256_of(b"nobody");
+    let list = listed(referrers(&s, "no/such/repo", &absent, "").await).await;
+    assert!(list.is_empty());
+    s.stop().await;
+}
+
+async fn malformed_subject_digests_are_400(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    for digest in [
+        "sha256:abc",
+        "latest",
+        "sha256:",
+        "md5:d41d8cd98f00b204e9800998ecf8427e",
+    ] {
+        let response = s.get(&format!("/v2/repo/referrers/{digest}")).await;
+        assert_error(response, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
+    }
+    s.stop().await;
+}
+
+async fn a_deleted_referrer_leaves_the_list(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("forget", 13, 1).await;
+    s.push_manifest("forget", "v1", &image).await;
+    let a = artifact(
+        &s,
+        "forget",
+        &image,
+        Some("application/vnd.example.a"),
+        json!({}),
+        14,
+    )
+    .await;
+    let b = artifact(
+        &s,
+        "forget",
+        &image,
+        Some("application/vnd.example.b"),
+        json!({}),
+        15,
+    )
+    .await;
+    s.push_manifest("forget", a.digest().as_str(), &a).await;
+    s.push_manifest("forget", "b-tag", &b).await;
+    let response = s
+        .delete(&format!("/v2/forget/manifests/{}", a.digest()))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let list = listed(referrers(&s, "forget", &image.digest(), "").await).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["digest"], b.digest().as_str());
+    // Deleting only the tag of a referrer keeps it a referrer: the manifest still exists.
+    let response = s.delete("/v2/forget/manifests/b-tag").await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let list = listed(referrers(&s, "forget", &image.digest(), "").await).await;
+    assert_eq!(list.len(), 1);
+    s.stop().await;
+}
+
+async fn artifact_type_defaults_to_the_config_media_type(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("configtype", 16, 1).await;
+    s.push_manifest("configtype", "v1", &image).await;
+    // An image manifest with a subject but no artifactType: its config's media type stands in.
+    let config = config_blob(17);
+    let config_digest = s.push_blob("configtype", &config).await;
+    let referrer = image_manifest(
+        ImageFormat::Oci,
+        (&config_digest, config.len() as u64),
+        &[],
+        Some(json!({"subject": image.descriptor()})),
+    );
+    s.push_manifest("configtype", referrer.digest().as_str(), &referrer)
+        .await;
+    let list = listed(referrers(&s, "configtype", &image.digest(), "").await).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["artifactType"], OCI_CONFIG);
+    assert!(list[0].get("annotations").is_none(), "{:?}", list[0]);
+    // Filtering on it, with the `+` of the media type sent as is and percent-encoded.
+    for query in [
+        "?artifactType=application/vnd.oci.image.config.v1+json",
+        "?artifactType=application%2Fvnd.oci.image.config.v1%2Bjson",
+    ] {
+        let response = referrers(&s, "configtype", &image.digest(), query).await;
+        assert_eq!(listed(response).await.len(), 1, "{query}");
+    }
+    s.stop().await;
+}
+
+async fn an_index_can_refer_to_a_subject(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("indexref", 18, 1).await;
+    s.push_manifest("indexref", "v1", &image).await;
+    let child = s.image("indexref", 19, 1).await;
+    s.push_manifest("indexref", child.digest().as_str(), &child)
+        .await;
+    let index = index_manifest(
+        ImageFormat::Oci,
+        &[&child],
+        Some(
+            json!({"subject": image.descriptor(), "artifactType": "application/vnd.example.bundle"}),
+        ),
+    );
+    let response = s
+        .put_manifest("indexref", index.digest().as_str(), OCI_INDEX, &index.body)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        header(&response, "OCI-Subject").as_deref(),
+        Some(image.digest().as_str())
+    );
+    let list = listed(referrers(&s, "indexref", &image.digest(), "").await).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["mediaType"], OCI_INDEX);
+    assert_eq!(list[0]["artifactType"], "application/vnd.example.bundle");
+    s.stop().await;
+}
