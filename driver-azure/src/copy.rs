@@ -32,13 +32,7 @@ pub(crate) async fn copy_blob(
     source: &BlobClient,
     dest: &BlobClient,
 ) -> Result<(), CopyError> {
-    // The source is named by a short-lived read-only SAS URL. For a source in the same account
-    // shared-key requests would not need one, but token (Entra ID) requests do, and one code
-    // path for both is simpler to trust.
-    let source_url = container
-        .signer
-        .read_url(source, Duration::from_secs(24 * 3600))
-        .await?;
+    let source_url = container.signer.copy_source_url(source).await?;
     let started = dest.copy(source_url).await?;
     let copy_id = started.copy_id.to_string();
     match started.copy_status {

@@ -1,5 +1,5 @@
 //! Read-only SAS URLs for single blobs: for `redirect_url`, and to authorize the source of a
-//! server-side copy.
+//! server-side copy under token credentials.
 //!
 //! With an account key the URL is signed locally (service SAS). With token credentials there
 //! is no key to sign with: the driver asks the service for a user-delegation key and signs with
@@ -104,6 +104,19 @@ impl SasSigner {
             signature = signature.protocol(SasProtocol::Https);
         }
         blob.generate_signed_blob_url(&signature)
+    }
+
+    /// How a server-side copy names its source `blob`. A shared-key request authorizes a source
+    /// in the same account by itself, so the plain URL is used: a SAS would gain nothing, and
+    /// makes Azurite fetch the whole source into one string to check it (which fails past
+    /// 512 MiB). A token-authorized copy gets a read SAS for the source, valid for a day.
+    pub(crate) async fn copy_source_url(&self, blob: &BlobClient) -> azure_core::Result<Url> {
+        match &self.key {
+            SigningKey::Account(_) => blob.url(),
+            SigningKey::UserDelegation(_) => {
+                self.read_url(blob, Duration::from_secs(24 * 3600)).await
+            }
+        }
     }
 }
 
