@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use azure_core::Pageable;
 use azure_core::error::Error;
-use azure_storage_blobs::container::operations::ListBlobsResponse;
+use azure_storage_blobs::container::operations::{ListBlobsBuilder, ListBlobsResponse};
 use azure_storage_blobs::prelude::Blob;
 use futures::StreamExt;
 use registry_core::storage::{FileInfo, StoragePath};
@@ -33,10 +33,7 @@ pub(crate) async fn children(
     names: &BlobNames,
     prefix: &str,
 ) -> Result<Children, Error> {
-    let mut pages = container
-        .client()
-        .list_blobs()
-        .prefix(prefix.to_owned())
+    let mut pages = blobs_starting_with(container, prefix)
         .delimiter("/")
         .max_results(PAGE_SIZE)
         .into_stream();
@@ -72,10 +69,7 @@ pub(crate) async fn children(
 
 /// True when any blob (private ones included) has a name starting with `prefix`.
 pub(crate) async fn any_below(container: &Container, prefix: &str) -> Result<bool, Error> {
-    let first_page = container
-        .client()
-        .list_blobs()
-        .prefix(prefix.to_owned())
+    let first_page = blobs_starting_with(container, prefix)
         .max_results(NonZeroU32::MIN)
         .into_stream()
         .next()
@@ -88,12 +82,20 @@ pub(crate) async fn any_below(container: &Container, prefix: &str) -> Result<boo
 
 /// Every committed blob whose name starts with `prefix`, page by page, without delimiter.
 pub(crate) fn all_below(container: &Container, prefix: &str) -> Pageable<ListBlobsResponse, Error> {
-    container
-        .client()
-        .list_blobs()
-        .prefix(prefix.to_owned())
+    blobs_starting_with(container, prefix)
         .max_results(PAGE_SIZE)
         .into_stream()
+}
+
+/// A listing of the blobs whose names start with `prefix` (all of them for an empty prefix:
+/// the root of a container without root directory).
+fn blobs_starting_with(container: &Container, prefix: &str) -> ListBlobsBuilder {
+    let listing = container.client().list_blobs();
+    if prefix.is_empty() {
+        listing
+    } else {
+        listing.prefix(prefix.to_owned())
+    }
 }
 
 pub(crate) fn file_info(path: StoragePath, blob: &Blob) -> FileInfo {

@@ -244,25 +244,29 @@ impl AzureWriter {
     }
 
     /// Removes the other closed uploads of this path: the one just closed supersedes them.
-    async fn remove_superseded_uploads(&self) -> Result<()> {
+    /// Best effort: the progress is safe already, and a resume picks the newest upload anyway.
+    async fn remove_superseded_uploads(&self) {
         let own = self.upload.blob_name();
-        let mut pages = all_below(
-            &self.shared.container,
-            &self.shared.names.upload_prefix(&self.path),
-        );
+        let prefix = self.shared.names.upload_prefix(&self.path);
+        let mut pages = all_below(&self.shared.container, &prefix);
         while let Some(page) = pages.next().await {
-            let page = page.for_path("listing uploads to", &self.path)?;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(path = %self.path, error = %e, "could not list superseded uploads");
+                    return;
+                }
+            };
             for blob in page.blobs.blobs().filter(|b| b.name != own) {
                 match self.shared.container.blob(blob.name.clone()).delete().await {
                     Ok(_) => {}
                     Err(e) if is_blob_not_found(&e) => {}
                     Err(e) => {
-                        return Err(sdk_error(e, "removing a superseded upload to", &self.path));
+                        tracing::warn!(blob = %blob.name, error = %e, "could not remove a superseded upload");
                     }
                 }
             }
         }
-        Ok(())
     }
 
     fn ensure_open(&self) -> Result<()> {
@@ -309,7 +313,7 @@ impl FileWriter for AzureWriter {
         self.commit_blocks().await?;
         self.finished = true;
         if self.private {
-            self.remove_superseded_uploads().await?;
+            self.remove_superseded_uploads().await;
         }
         Ok(())
     }

@@ -303,6 +303,38 @@ async fn upload_resumes_across_instances_and_leaves_no_private_blob() {
     bed.clean_up().await;
 }
 
+/// Two uploads to one path, both closed: the later close wins, as a rename would, and the
+/// earlier one's private blob is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_close_of_an_upload_wins() {
+    let Some(bed) = TestBed::new() else { return };
+    let storage = bed.storage().await;
+    let mut first = storage.writer("/race/data", false).await.expect("writer");
+    let mut second = storage.writer("/race/data", false).await.expect("writer");
+    first
+        .write(Bytes::from_static(b"first"))
+        .await
+        .expect("write");
+    second
+        .write(Bytes::from_static(b"second!"))
+        .await
+        .expect("write");
+    first.close().await.expect("close");
+    second.close().await.expect("close");
+    assert_eq!(bed.raw_names().await.len(), 1, "superseded upload left");
+
+    let writer = bed
+        .storage()
+        .await
+        .writer("/race/data", true)
+        .await
+        .expect("resume");
+    assert_eq!(writer.size(), 7);
+    writer.commit().await.expect("commit");
+    assert_eq!(read_all(&storage, "/race/data").await, b"second!");
+    bed.clean_up().await;
+}
+
 /// `cancel` removes the staged blocks too, not just committed blobs; a writer dropped
 /// mid-upload cleans up after itself in the background.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,6 +379,53 @@ where
         assert!(Instant::now() < deadline, "condition not met within 10 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Without a root directory the driver's root is the container's: its listing shows the
+/// top-level names of everything in the container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_at_the_container_root() {
+    let Some(mut bed) = TestBed::new() else {
+        return;
+    };
+    bed.root = format!("azure-rootless-{}", uuid::Uuid::new_v4().simple());
+    let mut config = bed.config();
+    config.root_directory = String::new();
+    let storage = Storage::new(Arc::new(AzureDriver::new(config).await.expect("driver")));
+    let top = format!("/{}", bed.root);
+    storage
+        .put_content(&format!("{top}/dir/file"), "content")
+        .await
+        .expect("put");
+    let listed = storage.list("/").await.expect("list /");
+    assert!(
+        listed.iter().any(|p| p.as_str() == top),
+        "{top} not in {listed:?}"
+    );
+    assert!(storage.stat("/").await.expect("stat /").is_dir);
+    let mut walked = Vec::new();
+    storage
+        .walk(&top, None, &mut |info| {
+            walked.push((info.path.to_string(), info.is_dir));
+            Ok(WalkControl::Continue)
+        })
+        .await
+        .expect("walk");
+    assert_eq!(
+        walked,
+        vec![
+            (format!("{top}/dir"), true),
+            (format!("{top}/dir/file"), false)
+        ]
+    );
+    assert_eq!(
+        bed.raw_names().await,
+        vec![format!("{}/dir/file", bed.root)],
+        "stored under the path itself"
+    );
+    storage.delete(&top).await.expect("delete");
+    assert!(storage.stat(&top).await.is_err_and(|e| e.is_not_found()));
+    bed.clean_up().await;
 }
 
 // ---- SAS URLs ----------------------------------------------------------------------------------
