@@ -10,7 +10,9 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, ServerSideEncryption,
     StorageClass,
 };
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Encryption, S3Config};
@@ -19,12 +21,23 @@ use crate::error::S3Error;
 /// DeleteObjects and ListObjectsV2 handle at most this many keys per request.
 pub(crate) const MAX_KEYS_PER_REQUEST: usize = 1000;
 
+/// The largest buffer `get_bytes` allocates up front.
+const PREALLOCATE_AT_MOST: u64 = 16 * 1024 * 1024;
+
 /// A listed object.
 #[derive(Debug, Clone)]
 pub(crate) struct ObjectEntry {
     pub key: String,
     pub size: u64,
     pub modified: SystemTime,
+}
+
+/// An object's bytes as they arrive.
+pub(crate) struct Download {
+    pub body: BoxStream<'static, Result<Bytes, S3Error>>,
+    /// Bytes in `body`, when the server said.
+    pub length: Option<u64>,
+    pub etag: Option<String>,
 }
 
 /// One page of a listing.
@@ -107,12 +120,14 @@ impl Bucket {
         Ok(())
     }
 
-    /// The object's bytes from `offset` as the SDK's stream, with the length of that stream.
+    /// The object's bytes from `offset`; with `if_match`, only if the object still has that
+    /// ETag (so that a resumed download cannot splice two versions).
     pub(crate) async fn get(
         &self,
         key: &str,
         offset: u64,
-    ) -> Result<(SdkByteStream, Option<u64>), S3Error> {
+        if_match: Option<&str>,
+    ) -> Result<Download, S3Error> {
         // An empty object has no satisfiable range, so the whole-object form is used from 0.
         let range = (offset > 0).then(|| format!("bytes={offset}-"));
         let output = self
@@ -121,21 +136,38 @@ impl Bucket {
             .bucket(&self.name)
             .key(key)
             .set_range(range)
+            .set_if_match(if_match.map(str::to_owned))
             .send()
             .await
             .map_err(|e| S3Error::request("GetObject", key, e))?;
         let length = output.content_length().and_then(|l| u64::try_from(l).ok());
-        Ok((output.body, length))
+        let etag = output.e_tag().map(str::to_owned);
+        let operation_key = key.to_owned();
+        let body = futures::stream::try_unfold(output.body, move |mut body| {
+            let key = operation_key.clone();
+            async move {
+                match body.try_next().await {
+                    Ok(Some(bytes)) => Ok(Some((bytes, body))),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(S3Error::body("GetObject", &key, e)),
+                }
+            }
+        })
+        .boxed();
+        Ok(Download { body, length, etag })
     }
 
     /// A small object's whole content.
     pub(crate) async fn get_bytes(&self, key: &str) -> Result<Bytes, S3Error> {
-        let (body, _) = self.get(key, 0).await?;
-        let collected = body
-            .collect()
-            .await
-            .map_err(|e| S3Error::body("GetObject", key, e))?;
-        Ok(collected.into_bytes())
+        let download = self.get(key, 0, None).await?;
+        // The announced length sizes the buffer, within reason: it comes from the network.
+        let capacity = download.length.unwrap_or(0).min(PREALLOCATE_AT_MOST) as usize;
+        let mut content = BytesMut::with_capacity(capacity);
+        let mut body = download.body;
+        while let Some(bytes) = body.try_next().await? {
+            content.extend_from_slice(&bytes);
+        }
+        Ok(content.freeze())
     }
 
     pub(crate) async fn list_page(

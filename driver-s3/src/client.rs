@@ -18,6 +18,12 @@ const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
 /// Generous, because S3-compatible servers are often reached over slow links.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest limit on one request, from sending it to the response headers (the body
+/// upload included). Stalled transfers are caught sooner by the SDK's stalled-stream
+/// protection; this ends requests the server never answers.
+const MIN_RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
+/// The slowest upload rate the response timeout allows for a part.
+const SLOWEST_RATE: u64 = 1024 * 1024;
 
 /// Builds the SDK configuration: credentials from the driver configuration when given,
 /// otherwise the standard AWS chain (environment, profile, web identity, container and
@@ -47,6 +53,7 @@ pub async fn sdk_config(config: &S3Config) -> aws_sdk_s3::Config {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(response_timeout(config))
                 .build(),
         )
         // Checksums only where S3 requires them (DeleteObjects): many S3-compatible services
@@ -62,4 +69,10 @@ pub async fn sdk_config(config: &S3Config) -> aws_sdk_s3::Config {
         None => {}
     }
     builder.build()
+}
+
+/// Long enough for the largest part (or part copy) at the slowest expected rate.
+fn response_timeout(config: &S3Config) -> Duration {
+    let largest = config.chunk_size().max(config.multipart_copy_chunk_size());
+    MIN_RESPONSE_TIMEOUT.max(Duration::from_secs(largest / SLOWEST_RATE))
 }

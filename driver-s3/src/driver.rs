@@ -21,7 +21,7 @@ use crate::keys::KeyLayout;
 use crate::parts::abort_upload;
 use crate::progress::{Progress, Tail};
 use crate::writer::S3Writer;
-use crate::{delete, listing, walk};
+use crate::{delete, listing, reader, walk};
 
 /// What the driver and its writers share.
 #[derive(Debug)]
@@ -151,34 +151,25 @@ impl StorageDriver for S3Driver {
 
     async fn reader(&self, path: &StoragePath, offset: u64) -> Result<ByteStream> {
         let key = self.layout().object(path);
-        let body = match self.bucket().get(&key, offset).await {
-            Ok((body, _)) => body,
+        match reader::open(self.bucket(), &key, offset).await {
+            Ok(stream) => {
+                let path = path.clone();
+                Ok(stream.map(move |item| item.at(&path)).boxed())
+            }
             // S3 refuses ranges that start at the end; the trait wants an empty stream there.
             Err(e) if e.failure() == Failure::InvalidRange => {
                 let size = self.object_size(path).await?;
                 if offset == size {
                     return Ok(futures::stream::empty().boxed());
                 }
-                return Err(StorageError::invalid_offset(
+                Err(StorageError::invalid_offset(
                     NAME,
                     path,
                     i64::try_from(offset).unwrap_or(i64::MAX),
-                ));
+                ))
             }
-            Err(e) => return Err(e.at(path)),
-        };
-        let path = path.clone();
-        let stream = futures::stream::try_unfold(body, move |mut body| {
-            let (path, key) = (path.clone(), key.clone());
-            async move {
-                match body.try_next().await {
-                    Ok(Some(bytes)) => Ok(Some((bytes, body))),
-                    Ok(None) => Ok(None),
-                    Err(e) => Err(S3Error::body("GetObject", &key, e).at(&path)),
-                }
-            }
-        });
-        Ok(stream.boxed())
+            Err(e) => Err(e.at(path)),
+        }
     }
 
     async fn writer(&self, path: &StoragePath, append: bool) -> Result<Box<dyn FileWriter>> {

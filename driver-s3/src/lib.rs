@@ -17,6 +17,7 @@ mod keys;
 mod listing;
 mod parts;
 mod progress;
+mod reader;
 mod walk;
 mod writer;
 
