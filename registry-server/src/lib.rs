@@ -5,4 +5,5 @@ pub mod config;
 pub mod drivers;
 pub mod http;
 pub mod logging;
+pub mod redirect;
 pub mod startup;

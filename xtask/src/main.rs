@@ -1,5 +1,6 @@
 //! `cargo xtask ...`: everything a developer or CI runs besides plain cargo.
 
+mod bench;
 mod cache;
 mod e2e;
 mod emulators;
@@ -32,6 +33,15 @@ enum Task {
     /// Real clients (skopeo, oras) and the reference registry against the registry binary,
     /// on filesystem storage.
     E2e,
+    /// Benchmark this registry against the reference registry; writes docs/BENCHMARKS.md.
+    Bench {
+        /// Rounds per registry (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Smaller blobs and shorter load runs, for a quick look.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Start the storage emulators, print the environment the tests use, and wait for Enter.
     Emulators,
 }
@@ -40,6 +50,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Test { no_lint } => test_run::run(!no_lint),
+        Task::Bench { rounds, quick } => bench::run(&bench::Options {
+            rounds: rounds.max(1),
+            quick,
+        }),
         Task::E2e => e2e::run(&[e2e::Backend::Filesystem]),
         Task::Emulators => emulators::serve_until_interrupted(),
     };

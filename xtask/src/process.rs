@@ -66,7 +66,7 @@ pub fn wait_for_port(port: u16, timeout: Duration, what: &str) -> Result {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(2));
     }
     Err(format!(
         "{what} did not listen on {addr} within {timeout:?}"
@@ -97,6 +97,10 @@ impl Service {
     pub fn owning_data(mut self, dir: PathBuf) -> Self {
         self.data_dir = Some(dir);
         self
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Fails if the process already exited (e.g. it could not bind its port).

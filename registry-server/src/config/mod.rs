@@ -15,6 +15,8 @@ use serde_json::{Map, Value};
 
 use tree::STORAGE_SETTINGS;
 
+use crate::redirect::{RedirectTarget, parse_origin};
+
 const DEFAULT_CONFIG: &str = include_str!("default.yml");
 
 /// A configuration problem, reported in one line naming the key.
@@ -55,6 +57,8 @@ pub struct RedirectConfig {
     pub enabled: bool,
     /// `storage.redirect.expiry`: lifetime of presigned URLs (default 20m).
     pub expiry: Duration,
+    /// `storage.redirect.publicurl`, or the reference's `redirect` storage middleware.
+    pub target: RedirectTarget,
 }
 
 #[derive(Debug, Clone)]
@@ -123,7 +127,15 @@ impl Config {
         let root = Section::root(tree);
         let mut ignored = Vec::new();
         root.collect_unknown(
-            &["version", "log", "storage", "http", "catalog", "validation"],
+            &[
+                "version",
+                "log",
+                "storage",
+                "http",
+                "catalog",
+                "validation",
+                "middleware",
+            ],
             &mut ignored,
         );
 
@@ -184,7 +196,16 @@ impl Config {
             .map(|p| format!("/{p}"))
             .unwrap_or_default();
 
-        let storage = Self::storage(&root, &mut ignored)?;
+        let mut storage = Self::storage(&root, &mut ignored)?;
+        if let Some(base) = redirect_middleware(tree, &mut ignored)? {
+            if storage.redirect.target != RedirectTarget::Presigned {
+                return Err(ConfigError::new(
+                    "middleware.storage",
+                    "the redirect middleware and storage.redirect.publicurl exclude each other",
+                ));
+            }
+            storage.redirect.target = RedirectTarget::BaseUrl(base);
+        }
 
         let catalog = root.section("catalog")?;
         let catalog_max_entries = catalog.count("maxentries", 1000)?;
@@ -253,6 +274,12 @@ impl Config {
             None => Duration::from_secs(20 * 60),
             Some(text) => parse_duration(&text).map_err(|m| redirect.error("expiry", m))?,
         };
+        let target = match redirect.string("publicurl")? {
+            None => RedirectTarget::Presigned,
+            Some(url) => RedirectTarget::PublicOrigin(
+                parse_origin(&url).map_err(|m| redirect.error("publicurl", m))?,
+            ),
+        };
         Ok(StorageConfig {
             parameters: DriverParameters::new(driver_label(&driver), parameters),
             driver,
@@ -261,9 +288,61 @@ impl Config {
             redirect: RedirectConfig {
                 enabled: !redirect.bool("disable", false)?,
                 expiry,
+                target,
             },
         })
     }
+}
+
+/// The base URL of the reference's `redirect` storage middleware, if configured:
+/// `middleware: {storage: [{name: redirect, options: {baseurl: ...}}]}`. Other middleware is
+/// not implemented here and is reported as ignored.
+fn redirect_middleware(
+    tree: &Value,
+    ignored: &mut Vec<String>,
+) -> Result<Option<String>, ConfigError> {
+    let Some(middleware) = Section::root(tree).value("middleware") else {
+        return Ok(None);
+    };
+    let entries = match middleware.get("storage") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(entries)) => entries.clone(),
+        Some(_) => return Err(ConfigError::new("middleware.storage", "must be a list")),
+    };
+    if let Value::Object(map) = middleware {
+        for key in map.keys().filter(|k| *k != "storage") {
+            ignored.push(format!("middleware.{key}"));
+        }
+    }
+    let mut base = None;
+    for (i, entry) in entries.iter().enumerate() {
+        let name = entry
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if name != "redirect" {
+            ignored.push(format!("middleware.storage[{i}] ({name})"));
+            continue;
+        }
+        let url = entry
+            .get("options")
+            .and_then(|o| o.get("baseurl"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    format!("middleware.storage[{i}].options.baseurl"),
+                    "is required",
+                )
+            })?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::new(
+                format!("middleware.storage[{i}].options.baseurl"),
+                "must be an absolute http(s) URL",
+            ));
+        }
+        base = Some(url.to_owned());
+    }
+    Ok(base)
 }
 
 /// A `'static` name for a driver's parameter errors.

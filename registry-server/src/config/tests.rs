@@ -1,4 +1,5 @@
 use super::*;
+use crate::redirect::RedirectTarget;
 
 fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
     vars.iter()
@@ -139,4 +140,39 @@ fn bad_values_name_their_key() {
         let err = Config::from_yaml(yaml, env(&[])).unwrap_err();
         assert_eq!(err.key, key, "{yaml}: {err}");
     }
+}
+
+#[test]
+fn redirect_targets() {
+    let public = Config::from_yaml(
+        "storage: {inmemory: {}, redirect: {publicurl: 'https://files.example.com/', expiry: 90s}}",
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(
+        public.storage.redirect.target,
+        RedirectTarget::PublicOrigin("https://files.example.com".into())
+    );
+    assert_eq!(public.storage.redirect.expiry, Duration::from_secs(90));
+
+    let middleware = Config::from_yaml(
+        "storage: {inmemory: {}}\nmiddleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: https://cdn.example.com/\n    - name: cloudfront\n",
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(
+        middleware.storage.redirect.target,
+        RedirectTarget::BaseUrl("https://cdn.example.com/".into())
+    );
+    assert_eq!(
+        middleware.ignored_keys,
+        vec!["middleware.storage[1] (cloudfront)".to_owned()]
+    );
+
+    let bad = Config::from_yaml(
+        "storage: {inmemory: {}, redirect: {publicurl: 'https://a/b'}}",
+        env(&[]),
+    )
+    .unwrap_err();
+    assert_eq!(bad.key, "storage.redirect.publicurl");
 }

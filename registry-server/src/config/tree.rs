@@ -14,7 +14,7 @@ const SECTIONS: &[&str] = &[
     "http",
     "catalog",
     "validation",
-    "redirect",
+    "middleware",
 ];
 
 /// Keys under `storage` that configure the registry, not a driver.

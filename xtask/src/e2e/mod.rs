@@ -11,7 +11,7 @@
 
 mod clients;
 mod image;
-mod registry;
+pub mod registry;
 mod scenarios;
 
 use std::path::PathBuf;

@@ -63,25 +63,42 @@ impl Backend {
 
 /// A registry listening on loopback; stopped when dropped.
 pub struct RunningRegistry {
-    _service: Service,
+    service: Service,
     pub host: String,
+}
+
+impl RunningRegistry {
+    pub fn pid(&self) -> u32 {
+        self.service.pid()
+    }
 }
 
 /// Builds the `registry` binary (debug) and returns its path.
 pub fn build_binary() -> Result<PathBuf> {
+    build_binary_with(false)
+}
+
+/// Builds the `registry` binary, optimised when `release`, and returns its path.
+pub fn build_binary_with(release: bool) -> Result<PathBuf> {
     let root = workspace_root();
-    run(Command::new(env!("CARGO")).current_dir(&root).args([
+    let mut command = Command::new(env!("CARGO"));
+    command.current_dir(&root).args([
         "build",
         "--quiet",
         "-p",
         "registry-server",
         "--bin",
         "registry",
-    ]))?;
+    ]);
+    if release {
+        command.arg("--release");
+    }
+    run(&mut command)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    Ok(target.join("debug/registry"))
+    let profile = if release { "release" } else { "debug" };
+    Ok(target.join(profile).join("registry"))
 }
 
 /// Starts this project's registry with `storage` (YAML lines under `storage:`) and `extra`
@@ -111,7 +128,7 @@ pub fn start_ours(
     wait_for_port(port, Duration::from_secs(20), "registry")?;
     service.check_running()?;
     Ok(RunningRegistry {
-        _service: service,
+        service,
         host: format!("127.0.0.1:{port}"),
     })
 }
@@ -140,7 +157,7 @@ pub fn start_reference(root: &Path, dir: &Path) -> Result<RunningRegistry> {
     wait_for_port(port, Duration::from_secs(20), "docker-registry")?;
     service.check_running()?;
     Ok(RunningRegistry {
-        _service: service,
+        service,
         host: format!("127.0.0.1:{port}"),
     })
 }

@@ -1,0 +1,80 @@
+//! Request-rate measurements with `hey` (Debian): it sends HEAD, which wrk cannot.
+
+use std::process::Command;
+
+use crate::process::Result;
+
+pub struct LoadResult {
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// `concurrency` connections for `seconds` against `url`; every answer must be 200.
+pub fn hey(
+    url: &str,
+    method: &str,
+    accept: Option<&str>,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<LoadResult> {
+    let mut command = Command::new("hey");
+    command
+        .args(["-c", &concurrency.to_string()])
+        .args(["-z", &format!("{seconds}s")])
+        .args(["-m", method])
+        .args(["-t", "10"]);
+    if let Some(accept) = accept {
+        command.args(["-H", &format!("Accept: {accept}")]);
+    }
+    let out = command
+        .arg(url)
+        .output()
+        .map_err(|e| format!("cannot run hey: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse(&text).ok_or_else(|| format!("unexpected hey output for {method} {url}:\n{text}"))
+}
+
+fn parse(text: &str) -> Option<LoadResult> {
+    let seconds_after = |prefix: &str| -> Option<f64> {
+        let line = text.lines().find(|l| l.trim_start().starts_with(prefix))?;
+        line.trim_start()[prefix.len()..]
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    let requests_per_second = seconds_after("Requests/sec:")?;
+    let p50 = seconds_after("50% in")?;
+    let p99 = seconds_after("99% in")?;
+    let statuses: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with('[') && l.contains("responses"))
+        .collect();
+    if statuses.is_empty()
+        || statuses
+            .iter()
+            .any(|l| !l.trim_start().starts_with("[200]"))
+    {
+        eprintln!("hey saw non-200 answers: {statuses:?}");
+        return None;
+    }
+    Some(LoadResult {
+        requests_per_second,
+        p50_ms: p50 * 1000.0,
+        p99_ms: p99 * 1000.0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_hey_output() {
+        let text = "Summary:\n  Total:\t5.0021 secs\n  Requests/sec:\t10763.0232\n\nLatency distribution:\n  10% in 0.0010 secs\n  50% in 0.0036 secs\n  99% in 0.0157 secs\n\nStatus code distribution:\n  [200]\t53815 responses\n";
+        let r = super::parse(text).unwrap();
+        assert!((r.requests_per_second - 10763.0232).abs() < 1e-6);
+        assert!((r.p50_ms - 3.6).abs() < 1e-9);
+        assert!((r.p99_ms - 15.7).abs() < 1e-9);
+        assert!(super::parse(&text.replace("[200]", "[500]")).is_none());
+    }
+}

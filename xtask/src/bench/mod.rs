@@ -1,0 +1,71 @@
+//! `cargo xtask bench`: this registry and the reference registry (CNCF Distribution 2.8,
+//! Debian `docker-registry`) side by side on the same machine, the same kind of storage
+//! (filesystem in a fresh temporary directory) and the same clients, several rounds each;
+//! medians and the ratio ours / reference, with nginx sendfile and in-process sha256 as the
+//! physical limits for pull and push.
+
+mod client;
+mod load;
+mod measure;
+mod report;
+mod scenarios;
+
+use std::collections::BTreeMap;
+
+use crate::e2e::{self, tempdir};
+use crate::process::{Result, ensure_apt};
+
+/// Which registry a figure belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Ours,
+    Reference,
+}
+
+/// Every figure of one round, by metric name.
+pub type Round = BTreeMap<String, f64>;
+
+pub struct Options {
+    pub rounds: usize,
+    pub quick: bool,
+}
+
+pub fn run(options: &Options) -> Result {
+    ensure_apt(&[
+        ("docker-registry", "docker-registry"),
+        ("nginx", "nginx"),
+        ("hey", "hey"),
+    ])?;
+    let binary = e2e::registry::build_binary_with(true)?;
+    let work = tempdir("registry-bench")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+
+    let limits = runtime.block_on(scenarios::limits(&work, options))?;
+    let mut rounds: BTreeMap<Target, Vec<Round>> = BTreeMap::new();
+    for round in 0..options.rounds {
+        for target in [Target::Ours, Target::Reference] {
+            println!(
+                "xtask bench: round {} of {}, {target:?}",
+                round + 1,
+                options.rounds
+            );
+            let dir = work.join(format!("{target:?}-{round}"));
+            let figures = runtime.block_on(scenarios::round(target, &binary, &dir, options))?;
+            rounds.entry(target).or_default().push(figures);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+
+    let table = report::Report::new(rounds, limits, options.rounds);
+    println!("{}", table.markdown_table());
+    let docs = crate::cache::workspace_root().join("docs");
+    table.write(&docs.join("BENCHMARKS.md"), &docs.join("benchmarks.json"))?;
+    println!("xtask bench: wrote docs/BENCHMARKS.md and docs/benchmarks.json");
+    Ok(())
+}

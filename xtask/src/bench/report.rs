@@ -1,0 +1,221 @@
+//! The benchmark table (markdown, for the terminal and docs/BENCHMARKS.md) and the raw
+//! numbers (docs/benchmarks.json).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use super::measure::median;
+use super::{Round, Target};
+use crate::process::Result;
+
+/// Rows of the table: metric, label, unit, and whether more is better.
+const ROWS: &[(&str, &str, &str, bool)] = &[
+    (
+        "manifest_by_tag_rps",
+        "manifest GET by tag, 50 connections",
+        "req/s",
+        true,
+    ),
+    ("manifest_by_tag_p50_ms", "  p50 latency", "ms", false),
+    ("manifest_by_tag_p99_ms", "  p99 latency", "ms", false),
+    (
+        "manifest_by_digest_rps",
+        "manifest GET by digest, 50 connections",
+        "req/s",
+        true,
+    ),
+    ("manifest_by_digest_p50_ms", "  p50 latency", "ms", false),
+    ("manifest_by_digest_p99_ms", "  p99 latency", "ms", false),
+    ("blob_head_rps", "blob HEAD, 50 connections", "req/s", true),
+    ("blob_head_p50_ms", "  p50 latency", "ms", false),
+    ("blob_head_p99_ms", "  p99 latency", "ms", false),
+    ("pull_mbps", "blob pull (one large blob)", "MB/s", true),
+    (
+        "push_monolithic_mbps",
+        "monolithic push (one large blob)",
+        "MB/s",
+        true,
+    ),
+    (
+        "push_chunked_mbps",
+        "chunked push, 8 MiB chunks",
+        "MB/s",
+        true,
+    ),
+    (
+        "small_blobs_per_s",
+        "200 blobs of 4 KiB, 16 clients",
+        "blobs/s",
+        true,
+    ),
+    ("idle_rss_mib", "idle RSS", "MiB", false),
+    (
+        "peak_rss_manifest_load_mib",
+        "peak RSS, manifest load",
+        "MiB",
+        false,
+    ),
+    (
+        "peak_rss_1gib_push_mib",
+        "peak RSS, 1 GiB push",
+        "MiB",
+        false,
+    ),
+    ("startup_ms", "start to first 200 on /v2/", "ms", false),
+];
+
+#[derive(serde::Serialize)]
+pub struct Report {
+    rounds: usize,
+    machine: BTreeMap<String, String>,
+    limits: Round,
+    medians: BTreeMap<Target, BTreeMap<String, f64>>,
+    raw: BTreeMap<Target, Vec<Round>>,
+}
+
+impl Report {
+    pub fn new(raw: BTreeMap<Target, Vec<Round>>, limits: Round, rounds: usize) -> Self {
+        let mut medians = BTreeMap::new();
+        for (target, runs) in &raw {
+            let mut by_metric: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+            for run in runs {
+                for (metric, value) in run {
+                    by_metric.entry(metric.clone()).or_default().push(*value);
+                }
+            }
+            let summary = by_metric
+                .into_iter()
+                .map(|(metric, mut values)| (metric, median(&mut values)))
+                .collect();
+            medians.insert(*target, summary);
+        }
+        Report {
+            rounds,
+            machine: machine(),
+            limits,
+            medians,
+            raw,
+        }
+    }
+
+    fn value(&self, target: Target, metric: &str) -> Option<f64> {
+        self.medians.get(&target)?.get(metric).copied()
+    }
+
+    pub fn markdown_table(&self) -> String {
+        let mut out = String::from(
+            "| measurement | unit | ours | reference | ours / reference |\n|---|---|---:|---:|---:|\n",
+        );
+        for (metric, label, unit, _) in ROWS {
+            let ours = self.value(Target::Ours, metric);
+            let reference = self.value(Target::Reference, metric);
+            let ratio = match (ours, reference) {
+                (Some(o), Some(r)) if r > 0.0 => format!("{:.2}x", o / r),
+                _ => "-".into(),
+            };
+            out.push_str(&format!(
+                "| {label} | {unit} | {} | {} | {ratio} |\n",
+                fmt(ours),
+                fmt(reference)
+            ));
+        }
+        out.push_str("\nLimits on this machine:\n\n| limit | MB/s | ours as share of it |\n|---|---:|---:|\n");
+        let share = |ours: Option<f64>, limit: Option<f64>| match (ours, limit) {
+            (Some(o), Some(l)) if l > 0.0 => format!("{:.0}%", 100.0 * o / l),
+            _ => "-".into(),
+        };
+        let sha = self.limits.get("sha256_limit_mbps").copied();
+        let nginx = self.limits.get("nginx_sendfile_pull_mbps").copied();
+        out.push_str(&format!(
+            "| nginx sendfile, same file (pull limit) | {} | {} |\n",
+            fmt(nginx),
+            share(self.value(Target::Ours, "pull_mbps"), nginx)
+        ));
+        out.push_str(&format!(
+            "| sha256 in-process, one core (push limit) | {} | {} monolithic, {} chunked |\n",
+            fmt(sha),
+            share(self.value(Target::Ours, "push_monolithic_mbps"), sha),
+            share(self.value(Target::Ours, "push_chunked_mbps"), sha)
+        ));
+        out
+    }
+
+    pub fn write(&self, markdown: &Path, json: &Path) -> Result {
+        if let Some(dir) = markdown.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        let machine: String = self
+            .machine
+            .iter()
+            .map(|(k, v)| format!("- {k}: {v}\n"))
+            .collect();
+        let text = format!(
+            "# Benchmarks\n\nWritten by `cargo xtask bench`: this registry (release build) and the reference \
+             registry (CNCF Distribution 2.8, Debian `docker-registry`), one after the other on the same \
+             machine, each on filesystem storage in a fresh temporary directory, driven by the same \
+             clients (`hey` for request rates, a Rust client for pushes and pulls). Medians of {} rounds. \
+             Raw numbers: `benchmarks.json`.\n\n## Machine\n\n{machine}\n## Results\n\n{}",
+            self.rounds,
+            self.markdown_table()
+        );
+        std::fs::write(markdown, text).map_err(|e| e.to_string())?;
+        let raw = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        std::fs::write(json, raw).map_err(|e| e.to_string())
+    }
+}
+
+fn fmt(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) if v >= 10.0 => format!("{v:.1}"),
+        Some(v) => format!("{v:.2}"),
+        None => "-".into(),
+    }
+}
+
+fn machine() -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let text = |cmd: &str, args: &[&str]| {
+        Command::new(cmd)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown")
+        .trim()
+        .to_owned();
+    let sha_ni = cpuinfo
+        .lines()
+        .any(|l| l.starts_with("flags") && l.contains(" sha_ni"));
+    out.insert("cpu".into(), model);
+    out.insert("cores".into(), text("nproc", &[]));
+    out.insert("cpu SHA extensions".into(), sha_ni.to_string());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    out.insert(
+        "memory".into(),
+        memory.replace("MemTotal:", "").trim().to_owned(),
+    );
+    out.insert("kernel".into(), text("uname", &["-sr"]));
+    out.insert("date".into(), text("date", &["-u", "+%Y-%m-%dT%H:%MZ"]));
+    out.insert(
+        "reference".into(),
+        text(
+            "sh",
+            &["-c", "dpkg-query -W -f='${Version}' docker-registry"],
+        ),
+    );
+    out
+}
