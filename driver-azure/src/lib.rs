@@ -6,7 +6,7 @@
 //! - Writers stage blocks into a private blob per upload (`<blob>~upload-<id>`), so nothing is
 //!   readable at a path before `commit`, and concurrent writers never see each other's data;
 //!   `close` commits the blocks into that private blob, where a writer in any process resumes
-//!   them (see [`writer`](crate::writer) for the reasons behind this layout).
+//!   them (the `writer` module gives the reasons for this layout).
 //! - `~` never appears in a storage path: listings and walks hide every blob carrying it.
 //! - Moves (and commits) are server-side copies, waited for, then deletes.
 //! - `redirect_url` hands out read-only SAS URLs: signed with the account key, or with a

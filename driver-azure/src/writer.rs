@@ -125,8 +125,8 @@ impl AzureWriter {
         }
     }
 
-    async fn resume(shared: Arc<Shared>, path: &StoragePath, name: String) -> Result<Self> {
-        let upload = shared.container.blob(name.clone());
+    async fn resume(shared: Arc<Shared>, path: &StoragePath, closed: ClosedUpload) -> Result<Self> {
+        let upload = shared.container.blob(closed.name.clone());
         let blocks = upload
             .get_block_list()
             .block_list_type(BlockListType::Committed)
@@ -146,19 +146,14 @@ impl AzureWriter {
                 size += block.size_in_bytes;
             }
         }
-        let properties = upload
-            .get_properties()
-            .await
-            .for_path("resuming upload to", path)?
-            .blob
-            .properties;
-        if properties.content_length != size {
+        if closed.size != size {
+            // Not written by this driver, or changed since it was listed.
             return Err(backend(
                 "resuming upload to",
                 path,
                 AzureError::UploadNotBlocks {
-                    blob: name,
-                    size: properties.content_length,
+                    blob: closed.name,
+                    size: closed.size,
                     blocks: size,
                 },
             ));
@@ -382,22 +377,31 @@ impl Drop for AzureWriter {
     }
 }
 
+/// A closed upload found by listing.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct ClosedUpload {
+    modified: SystemTime,
+    name: String,
+    size: u64,
+}
+
 /// The newest closed upload to `path`, if any. Uploads still being written by a private writer
 /// have only uncommitted blocks and are not listed.
-async fn newest_closed_upload(shared: &Shared, path: &StoragePath) -> Result<Option<String>> {
+async fn newest_closed_upload(shared: &Shared, path: &StoragePath) -> Result<Option<ClosedUpload>> {
     let mut pages = all_below(&shared.container, &shared.names.upload_prefix(path));
-    let mut newest: Option<(SystemTime, String)> = None;
+    let mut newest: Option<ClosedUpload> = None;
     while let Some(page) = pages.next().await {
         let page = page.for_path("looking for uploads to", path)?;
         for blob in page.blobs.blobs() {
-            let candidate = (
-                SystemTime::from(blob.properties.last_modified),
-                blob.name.clone(),
-            );
+            let candidate = ClosedUpload {
+                modified: SystemTime::from(blob.properties.last_modified),
+                name: blob.name.clone(),
+                size: blob.properties.content_length,
+            };
             if newest.as_ref().is_none_or(|best| candidate > *best) {
                 newest = Some(candidate);
             }
         }
     }
-    Ok(newest.map(|(_, name)| name))
+    Ok(newest)
 }
