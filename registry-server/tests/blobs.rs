@@ -18,6 +18,7 @@ driver_tests!(
     delete_of_an_unknown_blob_is_404,
     deletes_disabled_are_405,
     large_blobs_stream_whole,
+    percent_encoded_paths_name_the_same_resources,
 );
 
 async fn get_answers_the_bytes_with_their_digest(driver: Driver) {
@@ -258,5 +259,33 @@ async fn large_blobs_stream_whole(driver: Driver) {
         response.bytes().await.unwrap().as_ref(),
         &data[4194300..=4194310]
     );
+    s.stop().await;
+}
+
+async fn percent_encoded_paths_name_the_same_resources(driver: Driver) {
+    // RFC 3986: `%3A` and `:` (and `%2F` and `/` inside a name) are the same URL.
+    let s = TestServer::start(driver).await;
+    let data = bytes(9, 64);
+    let digest = s.push_blob("enc/oded", &data).await;
+    let escaped = digest.as_str().replace(':', "%3A");
+    for path in [
+        format!("/v2/enc/oded/blobs/{escaped}"),
+        format!("/v2/enc%2Foded/blobs/{digest}"),
+        format!("/v2/%65nc/oded/blobs/{escaped}"),
+    ] {
+        let response = s.get(&path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            header(&response, "Docker-Content-Digest").as_deref(),
+            Some(digest.as_str())
+        );
+        assert_eq!(response.bytes().await.unwrap().as_ref(), &data[..]);
+    }
+    let manifest = s.image("enc/oded", 10, 1).await;
+    s.push_manifest("enc/oded", "v1", &manifest).await;
+    let escaped = manifest.digest().as_str().replace(':', "%3a");
+    let response = s.get(&format!("/v2/enc/oded/manifests/{escaped}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.unwrap().as_ref(), &manifest.body[..]);
     s.stop().await;
 }

@@ -15,6 +15,7 @@ driver_tests!(
     catalog_lists_repositories_sorted,
     catalog_paginates_with_link_headers,
     empty_catalog,
+    catalog_pages_are_capped_by_maxentries,
 );
 
 const TAGS: [&str; 7] = ["v10", "latest", "V2", "1.0", "v1", "_internal", "a-b.c_d"];
@@ -225,5 +226,35 @@ async fn empty_catalog(driver: Driver) {
     assert_eq!(json(response).await, json!({"repositories": []}));
     let response = s.get("/v2/_catalog?n=10").await;
     assert_eq!(json(response).await, json!({"repositories": []}));
+    s.stop().await;
+}
+
+async fn catalog_pages_are_capped_by_maxentries(driver: Driver) {
+    let options = Options {
+        catalog_max_entries: Some(2),
+        ..Options::default()
+    };
+    let s = TestServer::start_with(driver, options).await;
+    for (i, repo) in REPOSITORIES.iter().enumerate() {
+        let manifest = s.image(repo, 30 + i as u64, 1).await;
+        s.push_manifest(repo, "latest", &manifest).await;
+    }
+    let mut expected = REPOSITORIES.to_vec();
+    expected.sort();
+    // Without `n`, and with an `n` above the cap: pages of two, chained by Link.
+    for first in ["/v2/_catalog", "/v2/_catalog?n=5"] {
+        let mut seen = Vec::new();
+        let mut next = Some(first.to_owned());
+        while let Some(url) = next {
+            let response = s.get(&url).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            next = next_link(&response);
+            let page = strings(&json(response).await["repositories"]);
+            assert!(page.len() <= 2, "{url}: {page:?}");
+            seen.extend(page);
+            assert!(seen.len() <= expected.len(), "the Link chain does not end");
+        }
+        assert_eq!(seen, expected, "{first}");
+    }
     s.stop().await;
 }

@@ -419,7 +419,7 @@ async fn accept_negotiation(driver: Driver) {
         (
             "docker",
             Some(
-                &"application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
             ),
             &docker,
         ),

@@ -5,6 +5,7 @@ use actix_web::http::header;
 use registry_core::registry::ByteRange;
 
 use super::errors::ApiError;
+use super::percent;
 
 /// `Range: bytes=<start>-[<end>]` or `bytes=-<suffix>`; one range only.
 pub fn blob_range(req: &HttpRequest) -> Result<Option<ByteRange>, ApiError> {
@@ -99,34 +100,8 @@ pub fn query_param(req: &HttpRequest, key: &str) -> Option<String> {
 fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     query.split('&').filter(|p| !p.is_empty()).map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
+        (percent::decode(k), percent::decode(v))
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            // Two hex digits exactly (`from_str_radix` alone would also take `%+1`).
-            b'%' if i + 2 < bytes.len()
-                && bytes[i + 1].is_ascii_hexdigit()
-                && bytes[i + 2].is_ascii_hexdigit() =>
-            {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or_default();
-                out.push(u8::from_str_radix(hex, 16).unwrap_or_default());
-                i += 3;
-                continue;
-            }
-            // `+` stays `+`: no value of this API (digests, names, tags, counts, media types)
-            // can hold a space, while media types such as `application/spdx+json` hold `+`
-            // and clients type them unencoded.
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `n` and `last` of list endpoints.
@@ -141,19 +116,6 @@ pub fn pagination(req: &HttpRequest) -> Result<(Option<usize>, Option<String>), 
     };
     let last = query_param(req, "last").filter(|l| !l.is_empty());
     Ok((n, last))
-}
-
-/// Encodes a query value (names, tags and digests only need `:` and `/` kept safe).
-pub fn encode_query_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -226,10 +188,5 @@ mod tests {
             Some("application/spdx+json")
         );
         assert_eq!(query_param(&req, "b").as_deref(), Some("a+b"));
-        let req = TestRequest::with_uri("/x?a=%+1&b=%4&c=100%").to_http_request();
-        assert_eq!(query_param(&req, "a").as_deref(), Some("%+1"));
-        assert_eq!(query_param(&req, "b").as_deref(), Some("%4"));
-        assert_eq!(query_param(&req, "c").as_deref(), Some("100%"));
-        assert_eq!(encode_query_value("a/b:c"), "a%2Fb%3Ac");
     }
 }

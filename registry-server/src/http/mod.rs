@@ -6,6 +6,7 @@ mod dispatch;
 pub mod errors;
 mod handlers;
 mod headers;
+mod percent;
 pub mod routes;
 mod stats;
 

@@ -1,8 +1,14 @@
 //! Which endpoint a request path names. Repository names contain slashes, so routes are
 //! recognised from the end of the path, the way the distribution spec's URL shapes end.
+//!
+//! The shape is recognised on the raw path; the name and the last segment are then
+//! percent-decoded, so `sha256%3A...` is the digest `sha256:...` (RFC 3986 makes the two
+//! spellings equivalent) while an escaped `%2F` never changes which endpoint is meant.
 
 use registry_core::domain::RepositoryName;
 use registry_core::registry::RegistryError;
+
+use super::percent;
 
 /// An endpoint of the distribution API, with its raw path parameters. Names are validated
 /// here; digests and references by the handlers (their errors differ by endpoint).
@@ -43,7 +49,8 @@ impl PartialEq for RouteError {
 }
 
 fn name(raw: &str) -> Result<RepositoryName, RouteError> {
-    raw.parse()
+    percent::decode(raw)
+        .parse()
         .map_err(|e: registry_core::domain::InvalidName| {
             RouteError::Name(RegistryError::NameInvalid(e.to_string()))
         })
@@ -70,7 +77,7 @@ pub fn recognise(path: &str) -> Result<Route, RouteError> {
     }
     let (head, last) = rest.rsplit_once('/').ok_or(RouteError::NoEndpoint)?;
     let (repo, kind) = head.rsplit_once('/').ok_or(RouteError::NoEndpoint)?;
-    let last = last.to_owned();
+    let last = percent::decode(last);
     match kind {
         "manifests" => Ok(Route::Manifest(name(repo)?, last)),
         "blobs" => Ok(Route::Blob(name(repo)?, last)),
@@ -120,6 +127,15 @@ mod tests {
                 "/v2/a/referrers/sha256:00",
                 Route::Referrers(n("a"), "sha256:00".into()),
             ),
+            (
+                "/v2/a/blobs/sha256%3A00",
+                Route::Blob(n("a"), "sha256:00".into()),
+            ),
+            ("/v2/a%2Fb/tags/list", Route::Tags(n("a/b"))),
+            (
+                "/v2/a/manifests/x%2Fy",
+                Route::Manifest(n("a"), "x/y".into()),
+            ),
         ];
         for (path, route) in cases {
             assert_eq!(recognise(path), Ok(route), "{path}");
@@ -144,6 +160,10 @@ mod tests {
             "/v2/A/manifests/latest",
             "/v2//manifests/latest",
             "/v2/a//b/blobs/uploads/",
+            "/v2/a/%2e%2e/b/tags/list",
+            "/v2/a%2F%2Fb/tags/list",
+            "/v2/%2Fa/tags/list",
+            "/v2/a%00/tags/list",
         ] {
             assert!(
                 matches!(recognise(path), Err(RouteError::Name(_))),

@@ -62,6 +62,8 @@ pub enum Driver {
 pub struct Options {
     pub delete: bool,
     pub read_only: bool,
+    /// `catalog.maxentries`, when not the default.
+    pub catalog_max_entries: Option<usize>,
 }
 
 impl Default for Options {
@@ -69,6 +71,7 @@ impl Default for Options {
         Options {
             delete: true,
             read_only: false,
+            catalog_max_entries: None,
         }
     }
 }
@@ -119,6 +122,9 @@ fn config_yaml(storage: &str, options: &Options) -> String {
     }
     if options.read_only {
         yaml.push_str("  maintenance:\n    readonly:\n      enabled: true\n");
+    }
+    if let Some(max) = options.catalog_max_entries {
+        yaml.push_str(&format!("catalog:\n  maxentries: {max}\n"));
     }
     yaml.push_str("http:\n  addr: 127.0.0.1:0\n");
     yaml

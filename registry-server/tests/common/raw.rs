@@ -26,24 +26,39 @@ impl RawResponse {
     }
 }
 
-/// Sends `method target` (the request target exactly as given) with an optional body, on a
-/// fresh connection that the server closes after answering.
-pub async fn request(authority: &str, method: &str, target: &str, body: &[u8]) -> RawResponse {
+/// Sends `method target` (the request target exactly as given) with `headers` and a body, on
+/// a fresh connection that the server closes after answering.
+pub async fn request(
+    authority: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> RawResponse {
     let authority = authority.to_owned();
-    let head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
+    let mut head =
+        format!("{method} {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     let body = body.to_vec();
     tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(&authority).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(&body).unwrap();
+        // A server may answer (and close) before reading a refused body: a failed write is
+        // no failure as long as the answer arrives. Closing our side says the request is
+        // complete, so the server need not wait for more before closing.
+        let _ = stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(&body))
+            .and_then(|()| stream.shutdown(std::net::Shutdown::Write));
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).expect("read response");
+        if let Err(e) = stream.read_to_end(&mut raw) {
+            assert!(!raw.is_empty(), "no response: {e}");
+        }
         parse(&raw)
     })
     .await

@@ -57,10 +57,14 @@ impl OpenUpload {
 }
 
 fn parse_id(id: &str) -> Result<String> {
-    // Upload ids are UUIDs: anything else is unknown, and never reaches a storage path.
+    // Upload ids are UUIDs in the form they are handed out (lowercase, hyphenated): anything
+    // else is unknown and never reaches a storage path. Other spellings of the same UUID
+    // (braced, simple, uppercase) are not aliases of the upload.
     uuid::Uuid::try_parse(id)
+        .ok()
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| RegistryError::BlobUploadUnknown)
+        .filter(|canonical| canonical == id)
+        .ok_or(RegistryError::BlobUploadUnknown)
 }
 
 impl Registry {
@@ -269,6 +273,27 @@ impl Registry {
             && !e.is_not_found()
         {
             tracing::warn!(upload = id, error = %e, "could not remove a finished upload");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_id;
+
+    #[test]
+    fn upload_ids_are_canonical_uuids_only() {
+        let id = "8d6c1f7e-3a2b-4c5d-9e8f-0a1b2c3d4e5f";
+        assert_eq!(parse_id(id).unwrap(), id);
+        for alias in [
+            "8D6C1F7E-3A2B-4C5D-9E8F-0A1B2C3D4E5F",
+            "8d6c1f7e3a2b4c5d9e8f0a1b2c3d4e5f",
+            "{8d6c1f7e-3a2b-4c5d-9e8f-0a1b2c3d4e5f}",
+            "urn:uuid:8d6c1f7e-3a2b-4c5d-9e8f-0a1b2c3d4e5f",
+            "..",
+            "",
+        ] {
+            assert!(parse_id(alias).is_err(), "{alias}");
         }
     }
 }

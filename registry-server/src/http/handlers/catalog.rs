@@ -5,7 +5,8 @@ use serde_json::json;
 
 use crate::http::AppState;
 use crate::http::errors::ApiResult;
-use crate::http::headers::{encode_query_value, pagination};
+use crate::http::headers::pagination;
+use crate::http::percent::encode_query_value;
 
 /// `GET /v2/_catalog?n=&last=`
 pub async fn list(req: &HttpRequest, state: &AppState) -> ApiResult {
