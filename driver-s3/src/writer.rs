@@ -16,7 +16,7 @@ use crate::config::MIN_PART_SIZE;
 use crate::copy::{copy_parts, part_ranges};
 use crate::driver::Context;
 use crate::error::{AtPath, S3Error};
-use crate::parts::PartUploads;
+use crate::parts::{PartUploads, abort_upload};
 use crate::progress::{Progress, Tail};
 
 pub(crate) struct S3Writer {
@@ -34,6 +34,8 @@ pub(crate) struct S3Writer {
     dirty: bool,
     /// A part upload failed: the bytes are incomplete, so only `cancel` is allowed.
     failed: bool,
+    /// `close`, `commit` or `cancel` ran (whatever the outcome): nothing left for `drop`.
+    finished: bool,
 }
 
 impl S3Writer {
@@ -165,6 +167,7 @@ impl S3Writer {
             resumed,
             dirty: false,
             failed: false,
+            finished: false,
         }
     }
 
@@ -203,7 +206,17 @@ impl S3Writer {
         Ok(())
     }
 
-    async fn persist(mut self) -> Result<(), S3Error> {
+    /// Aborts this writer's upload unless a stored record references it (the record of the
+    /// writer it resumed), so that a writer ending without a record leaves no invisible upload.
+    async fn abandon(&mut self) {
+        if self.resumed.is_none()
+            && let Err(e) = self.parts.abort().await
+        {
+            tracing::warn!(key = %self.key, error = %e, "aborting an abandoned writer's upload");
+        }
+    }
+
+    async fn persist(&mut self) -> Result<(), S3Error> {
         let context = Arc::clone(&self.context);
         let (bucket, layout) = (&context.bucket, &context.layout);
         if self.resumed.is_some() && !self.dirty {
@@ -227,8 +240,8 @@ impl S3Writer {
         let record_key = layout.progress(&self.path);
         // The record this one replaces: the one resumed, or one an earlier writer at this path
         // closed with (the last close wins; its upload is then abandoned).
-        let replaced = match self.resumed.take() {
-            Some(progress) => Some(progress),
+        let replaced = match &self.resumed {
+            Some(progress) => Some(progress.clone()),
             None => match Progress::load(bucket, &record_key).await {
                 Ok(progress) => progress,
                 Err(e) => {
@@ -249,7 +262,7 @@ impl S3Writer {
         Ok(())
     }
 
-    async fn publish(mut self) -> Result<(), S3Error> {
+    async fn publish(&mut self) -> Result<(), S3Error> {
         let bucket = &self.context.bucket;
         self.parts.settle().await?;
         if self.parts.upload_id().is_none() {
@@ -270,7 +283,7 @@ impl S3Writer {
         Ok(())
     }
 
-    async fn discard(mut self) -> Result<(), S3Error> {
+    async fn discard(&mut self) -> Result<(), S3Error> {
         self.parts.abort().await?;
         if let Some(progress) = self.resumed.take() {
             self.context.remove_record(&self.path, &progress).await?;
@@ -306,20 +319,57 @@ impl FileWriter for S3Writer {
         self.size
     }
 
-    async fn close(self: Box<Self>) -> Result<()> {
-        self.ensure_usable()?;
-        let path = self.path.clone();
-        self.persist().await.at(&path)
+    async fn close(mut self: Box<Self>) -> Result<()> {
+        self.finished = true;
+        let result = match self.ensure_usable() {
+            Ok(()) => self.persist().await.at(&self.path),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            self.abandon().await;
+        }
+        result
     }
 
-    async fn cancel(self: Box<Self>) -> Result<()> {
-        let path = self.path.clone();
-        self.discard().await.at(&path)
+    async fn cancel(mut self: Box<Self>) -> Result<()> {
+        self.finished = true;
+        self.discard().await.at(&self.path)
     }
 
-    async fn commit(self: Box<Self>) -> Result<()> {
-        self.ensure_usable()?;
-        let path = self.path.clone();
-        self.publish().await.at(&path)
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        self.finished = true;
+        let result = match self.ensure_usable() {
+            Ok(()) => self.publish().await.at(&self.path),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            self.abandon().await;
+        }
+        result
+    }
+}
+
+impl Drop for S3Writer {
+    /// A writer dropped without `close`, `commit` or `cancel` (say, when a client went away
+    /// mid-upload) aborts an upload that no record references, in the background. The progress
+    /// of a resumed writer stays as its record describes it.
+    fn drop(&mut self) {
+        if self.finished || self.resumed.is_some() {
+            return;
+        }
+        let Some(upload_id) = self.parts.upload_id().map(str::to_owned) else {
+            return;
+        };
+        let (bucket, key) = (self.context.bucket.clone(), self.key.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(e) = abort_upload(&bucket, &key, &upload_id).await {
+                        tracing::warn!(%key, error = %e, "aborting a dropped writer's upload");
+                    }
+                });
+            }
+            Err(_) => tracing::warn!(%key, %upload_id, "writer dropped outside a runtime"),
+        }
     }
 }
