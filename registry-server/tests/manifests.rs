@@ -26,6 +26,8 @@ driver_tests!(
     delete_by_tag_keeps_the_manifest,
     deletes_disabled_are_405,
     manifest_digests_are_not_blobs_of_the_repository,
+    a_manifest_is_served_as_the_type_it_was_pushed_as,
+    if_none_match_answers_304,
 );
 
 /// GET and HEAD of `reference` answer `manifest` exactly.
@@ -574,5 +576,88 @@ async fn manifest_digests_are_not_blobs_of_the_repository(driver: Driver) {
     let config = Digest::sha256_of(&config_blob(25));
     let response = s.get(&format!("/v2/separate/manifests/{config}")).await;
     assert_error(response, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
+    s.stop().await;
+}
+
+/// `manifest` without its `mediaType` field.
+fn undeclared(manifest: &Manifest) -> Vec<u8> {
+    let mut value: serde_json::Value = serde_json::from_slice(&manifest.body).unwrap();
+    value.as_object_mut().unwrap().remove("mediaType");
+    serde_json::to_vec(&value).unwrap()
+}
+
+async fn a_manifest_is_served_as_the_type_it_was_pushed_as(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let oci = s.image("typed", 26, 1).await;
+    let docker = s.image_of_type("typed", 27, 1, ImageFormat::Docker).await;
+    s.push_manifest("typed", "docker", &docker).await;
+    let list = index_manifest(ImageFormat::Docker, &[&docker], None);
+
+    // OCI documents may leave mediaType out: their shape and Content-Type say what they are.
+    let bare_oci = undeclared(&oci);
+    for content_type in [OCI_MANIFEST, "application/octet-stream"] {
+        let response = s
+            .put_manifest("typed", "bare", content_type, &bare_oci)
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{content_type}");
+        let response = s.get("/v2/typed/manifests/bare").await;
+        assert_eq!(
+            header(&response, "Content-Type").as_deref(),
+            Some(OCI_MANIFEST)
+        );
+        assert_eq!(response.bytes().await.unwrap().as_ref(), &bare_oci[..]);
+    }
+    s.push_manifest("typed", oci.digest().as_str(), &oci).await;
+    let bare_index = undeclared(&index_manifest(ImageFormat::Oci, &[&oci], None));
+    let response = s
+        .put_manifest("typed", "index", OCI_INDEX, &bare_index)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = s.get("/v2/typed/manifests/index").await;
+    assert_eq!(
+        header(&response, "Content-Type").as_deref(),
+        Some(OCI_INDEX)
+    );
+
+    // Docker documents must declare theirs (as the reference requires): without it they would
+    // be served back as OCI.
+    for (content_type, body) in [
+        (DOCKER_MANIFEST, undeclared(&docker)),
+        (DOCKER_LIST, undeclared(&list)),
+        (OCI_INDEX, br#"{"schemaVersion":2}"#.to_vec()),
+    ] {
+        let response = s
+            .put_manifest("typed", "refused", content_type, &body)
+            .await;
+        assert_error(response, StatusCode::BAD_REQUEST, "MANIFEST_INVALID").await;
+    }
+    s.stop().await;
+}
+
+async fn if_none_match_answers_304(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let manifest = s.image("etag", 28, 1).await;
+    s.push_manifest("etag", "v1", &manifest).await;
+    let etag = header(&s.get("/v2/etag/manifests/v1").await, "ETag").expect("an ETag");
+    assert_eq!(etag, format!("\"{}\"", manifest.digest()));
+    let response = s
+        .send(
+            s.request(Method::GET, "/v2/etag/manifests/v1")
+                .header("If-None-Match", &etag),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(
+        header(&response, "Docker-Content-Digest").as_deref(),
+        Some(manifest.digest().as_str())
+    );
+    assert!(response.bytes().await.unwrap().is_empty());
+    let response = s
+        .send(
+            s.request(Method::GET, "/v2/etag/manifests/v1")
+                .header("If-None-Match", "\"sha256:other\""),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
     s.stop().await;
 }

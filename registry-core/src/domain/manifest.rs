@@ -127,6 +127,16 @@ impl ParsedManifest {
             annotations: raw.annotations,
         };
         parsed.check_shape()?;
+        // The media type is served from the stored bytes alone (`stored_media_type`): a document
+        // that does not say what it is would come back as something else. The reference
+        // likewise refuses Docker manifests without their mediaType.
+        let served_as = stored_media_type(body);
+        if served_as != parsed.media_type {
+            return Err(invalid(format!(
+                "a {} must declare its mediaType in the document (it would be served as {served_as})",
+                parsed.media_type
+            )));
+        }
         Ok(parsed)
     }
 
@@ -312,6 +322,23 @@ mod tests {
         }
         // Content-Type contradicting the document's mediaType.
         assert!(ParsedManifest::parse(image("").as_bytes(), Some(OCI_INDEX)).is_err());
+    }
+
+    #[test]
+    fn documents_must_say_what_they_are() {
+        // Docker types need their mediaType field even with a matching Content-Type.
+        let docker = image("").replace(OCI_MANIFEST, DOCKER_MANIFEST);
+        let undeclared = docker.replace(&format!(r#""mediaType":"{DOCKER_MANIFEST}","#), "");
+        assert!(ParsedManifest::parse(docker.as_bytes(), Some(DOCKER_MANIFEST)).is_ok());
+        assert!(ParsedManifest::parse(undeclared.as_bytes(), Some(DOCKER_MANIFEST)).is_err());
+        let list = r#"{"schemaVersion":2,"manifests":[]}"#;
+        assert!(ParsedManifest::parse(list.as_bytes(), Some(DOCKER_MANIFEST_LIST)).is_err());
+        // An OCI index without mediaType is recognised by its manifests, so it needs them.
+        let bare_index = r#"{"schemaVersion":2}"#;
+        assert!(ParsedManifest::parse(bare_index.as_bytes(), Some(OCI_INDEX)).is_err());
+        let oci = image("").replace(&format!(r#""mediaType":"{OCI_MANIFEST}","#), "");
+        let parsed = ParsedManifest::parse(oci.as_bytes(), Some(OCI_MANIFEST)).unwrap();
+        assert_eq!(parsed.media_type, OCI_MANIFEST);
     }
 
     #[test]

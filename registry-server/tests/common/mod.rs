@@ -64,6 +64,10 @@ pub struct Options {
     pub read_only: bool,
     /// `catalog.maxentries`, when not the default.
     pub catalog_max_entries: Option<usize>,
+    /// `http.prefix`.
+    pub prefix: Option<String>,
+    /// `http.host`.
+    pub host: Option<String>,
 }
 
 impl Default for Options {
@@ -72,6 +76,8 @@ impl Default for Options {
             delete: true,
             read_only: false,
             catalog_max_entries: None,
+            prefix: None,
+            host: None,
         }
     }
 }
@@ -127,6 +133,12 @@ fn config_yaml(storage: &str, options: &Options) -> String {
         yaml.push_str(&format!("catalog:\n  maxentries: {max}\n"));
     }
     yaml.push_str("http:\n  addr: 127.0.0.1:0\n");
+    if let Some(prefix) = &options.prefix {
+        yaml.push_str(&format!("  prefix: {prefix}\n"));
+    }
+    if let Some(host) = &options.host {
+        yaml.push_str(&format!("  host: {host}\n"));
+    }
     yaml
 }
 
