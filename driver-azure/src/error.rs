@@ -31,8 +31,6 @@ pub(crate) enum AzureError {
     ChangedWhileReading,
     #[error("the response ended after {received} of {expected} bytes")]
     ShortRead { received: u64, expected: u64 },
-    #[error("the writer was already committed, closed or cancelled")]
-    WriterFinished,
     #[error("upload task failed: {0}")]
     UploadTask(String),
 }

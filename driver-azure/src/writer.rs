@@ -65,7 +65,9 @@ pub(crate) struct AzureWriter {
     size: u64,
     /// The staging blob is this writer's own and holds no closed progress.
     private: bool,
-    finished: bool,
+    /// Set once `close`, `commit` or `cancel` has settled the upload; a writer dropped before
+    /// (or whose commit failed) cleans up after itself.
+    settled: bool,
 }
 
 impl AzureWriter {
@@ -121,7 +123,7 @@ impl AzureWriter {
             uploads: JoinSet::new(),
             size: 0,
             private: true,
-            finished: false,
+            settled: false,
         }
     }
 
@@ -169,7 +171,7 @@ impl AzureWriter {
             uploads: JoinSet::new(),
             size,
             private: false,
-            finished: false,
+            settled: false,
         })
     }
 
@@ -263,20 +265,11 @@ impl AzureWriter {
             }
         }
     }
-
-    fn ensure_open(&self) -> Result<()> {
-        if self.finished {
-            Err(backend("writing", &self.path, AzureError::WriterFinished))
-        } else {
-            Ok(())
-        }
-    }
 }
 
 #[async_trait]
 impl FileWriter for AzureWriter {
     async fn write(&mut self, data: Bytes) -> Result<()> {
-        self.ensure_open()?;
         self.size += data.len() as u64;
         let mut data = data;
         if !self.buffer.is_empty() {
@@ -303,10 +296,9 @@ impl FileWriter for AzureWriter {
     }
 
     async fn close(mut self: Box<Self>) -> Result<()> {
-        self.ensure_open()?;
         self.stage_everything().await?;
         self.commit_blocks().await?;
-        self.finished = true;
+        self.settled = true;
         if self.private {
             self.remove_superseded_uploads().await;
         }
@@ -314,8 +306,7 @@ impl FileWriter for AzureWriter {
     }
 
     async fn cancel(mut self: Box<Self>) -> Result<()> {
-        self.ensure_open()?;
-        self.finished = true;
+        self.settled = true;
         // Let uploads in flight land first, so that none arrives after the cleanup.
         while self.uploads.join_next().await.is_some() {}
         if self.private && self.staged.is_empty() {
@@ -327,8 +318,6 @@ impl FileWriter for AzureWriter {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
-        self.ensure_open()?;
-        self.finished = true;
         let target = self
             .shared
             .container
@@ -336,11 +325,12 @@ impl FileWriter for AzureWriter {
         if self.private && self.staged.is_empty() && self.uploads.is_empty() {
             // Less than one block, all in memory: one request replaces the target atomically.
             let content = self.buffer.split().freeze();
-            return target
+            target
                 .put_block_blob(content)
                 .await
-                .map(|_| ())
-                .map_err(|e| backend("committing", &self.path, e));
+                .map_err(|e| backend("committing", &self.path, e))?;
+            self.settled = true;
+            return Ok(());
         }
         self.stage_everything().await?;
         if self.private || !self.staged.is_empty() {
@@ -350,20 +340,22 @@ impl FileWriter for AzureWriter {
             .await
             .map_err(|e| backend("committing", &self.path, e))?;
         match self.upload.delete().await {
-            Ok(_) => Ok(()),
-            Err(e) if status_of(&e) == Some(StatusCode::NotFound) => Ok(()),
-            Err(e) => Err(backend("removing the upload of", &self.path, e)),
+            Ok(_) => {}
+            Err(e) if status_of(&e) == Some(StatusCode::NotFound) => {}
+            Err(e) => return Err(backend("removing the upload of", &self.path, e)),
         }
+        self.settled = true;
+        Ok(())
     }
 }
 
 impl Drop for AzureWriter {
     fn drop(&mut self) {
-        // Dropped mid-way (a client hung up): dropping `uploads` aborts the block uploads. A
-        // private writer's staged blocks would never be found again: remove them (best effort;
-        // the service also discards uncommitted blocks after a week). A resumed upload keeps
-        // the progress of its last close, for a later resume.
-        if self.finished || !self.private || self.staged.is_empty() {
+        // Dropped mid-way (a client hung up) or after a failed commit: dropping `uploads` aborts
+        // the block uploads. A private writer's staged blocks would never be found again:
+        // remove them (best effort; the service also discards uncommitted blocks after a
+        // week). A resumed upload keeps the progress of its last close, for a later resume.
+        if self.settled || !self.private || self.staged.is_empty() {
             return;
         }
         let upload = self.upload.clone();
