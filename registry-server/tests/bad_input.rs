@@ -90,6 +90,9 @@ fn shorten(target: &str) -> String {
 
 /// What is wrong with an answer, if anything.
 fn judge(case: &Case, response: &RawResponse) -> Option<String> {
+    if response.status == raw::NO_ANSWER {
+        return Some("the connection closed without an answer (did the server panic?)".into());
+    }
     if response.status >= 500 {
         return Some(format!(
             "server error {}: {}",
@@ -489,6 +492,8 @@ async fn malformed_ranges(driver: Driver) {
         "-99",
         "100-149-3",
         "99999999999999999999999-99999999999999999999999",
+        "0-18446744073709551615", // the whole u64 range: its length overflows
+        "100-18446744073709551615",
         "100-120", // 21 bytes claimed, 50 sent
         "0-49",    // a restart
         "150-199", // a gap
