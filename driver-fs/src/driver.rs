@@ -11,7 +11,7 @@ use registry_core::storage::{
     ByteStream, FileInfo, FileWriter, Result, StorageDriver, StorageError, StoragePath,
 };
 
-use crate::blocking::BlockingPool;
+use crate::blocking::{BlockingPool, Pending};
 use crate::config::FsConfig;
 use crate::files::{create_new, prune_empty_dirs, remove_if_present, rename_into_place, sync_dir};
 use crate::names::{io_error, is_content, on_disk, parked, private_temp};
@@ -62,6 +62,31 @@ impl FsDriver {
 
     pub(crate) fn full(&self, path: &StoragePath) -> PathBuf {
         on_disk(&self.shared.root, path)
+    }
+}
+
+/// Reads a file in chunks on the blocking pool.
+#[derive(Clone)]
+struct ChunkReader {
+    pool: BlockingPool,
+    file: Arc<File>,
+    path: StoragePath,
+}
+
+impl ChunkReader {
+    async fn start(&self, position: u64) -> Result<Pending<Vec<u8>>> {
+        let file = Arc::clone(&self.file);
+        let path = self.path.clone();
+        self.pool
+            .start(move || {
+                let mut buf = vec![0u8; READ_CHUNK];
+                let n = file
+                    .read_at(&mut buf, position)
+                    .map_err(|e| io_error(&path, "reading", e))?;
+                buf.truncate(n);
+                Ok(buf)
+            })
+            .await
     }
 }
 
@@ -134,30 +159,31 @@ impl StorageDriver for FsDriver {
         if offset > size {
             return Err(StorageError::invalid_offset(NAME, path, offset as i64));
         }
-        let pool = self.shared.pool.clone();
-        let path = path.clone();
-        let stream = futures::stream::try_unfold(offset, move |position| {
-            let file = Arc::clone(&file);
-            let pool = pool.clone();
-            let path = path.clone();
-            async move {
-                let chunk = pool
-                    .run(move || {
-                        let mut buf = vec![0u8; READ_CHUNK];
-                        let n = file
-                            .read_at(&mut buf, position)
-                            .map_err(|e| io_error(&path, "reading", e))?;
-                        buf.truncate(n);
-                        Ok(buf)
-                    })
-                    .await?;
-                if chunk.is_empty() {
-                    return Ok(None);
+        let chunks = ChunkReader {
+            pool: self.shared.pool.clone(),
+            file,
+            path: path.clone(),
+        };
+        // One read is always in flight ahead of the consumer, so disk and network overlap.
+        let stream = futures::stream::try_unfold(
+            (offset, None::<Pending<Vec<u8>>>),
+            move |(position, ahead)| {
+                let chunks = chunks.clone();
+                async move {
+                    let current = match ahead {
+                        Some(read) => read,
+                        None => chunks.start(position).await?,
+                    };
+                    let chunk = current.wait().await?;
+                    if chunk.is_empty() {
+                        return Ok(None);
+                    }
+                    let next = position + chunk.len() as u64;
+                    let ahead = chunks.start(next).await?;
+                    Ok(Some((Bytes::from(chunk), (next, Some(ahead)))))
                 }
-                let next = position + chunk.len() as u64;
-                Ok(Some((Bytes::from(chunk), next)))
-            }
-        });
+            },
+        );
         Ok(Box::pin(stream))
     }
 

@@ -7,12 +7,13 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use registry_core::storage::{FileWriter, Result, StorageError, StoragePath};
 
+use crate::blocking::Pending;
 use crate::driver::{FsDriver, NAME, Shared};
 use crate::files::{create_new, prune_empty_dirs, remove_if_present, sync_dir};
 use crate::names::{io_error, parked, private_temp};
 
-/// Bytes gathered before one blocking write: small client chunks cost one syscall per MiB.
-const FLUSH_AT: usize = 1024 * 1024;
+/// Bytes gathered before one blocking write: small client chunks cost one syscall per 2 MiB.
+const FLUSH_AT: usize = 2 * 1024 * 1024;
 
 /// A writer to one path. It writes into either its own temporary file (a new write) or the
 /// parked progress of an earlier writer (a resumed one); `commit` renames that file over the
@@ -26,6 +27,8 @@ pub(crate) struct FsWriter {
     /// True while `current` is this writer's own temporary file, which nobody else will find.
     private: bool,
     pending: BytesMut,
+    /// The previous write, still running: one write overlaps the caller's next chunk.
+    in_flight: Option<Pending<()>>,
     size: u64,
     finished: bool,
 }
@@ -51,6 +54,7 @@ impl FsWriter {
             file: Arc::new(file),
             private,
             pending: BytesMut::new(),
+            in_flight: None,
             size,
             finished: false,
         })
@@ -169,7 +173,8 @@ impl FileWriter for FsWriter {
         }
         self.pending.extend_from_slice(&data);
         if self.pending.len() >= FLUSH_AT {
-            self.flush().await?;
+            let data = self.pending.split().freeze();
+            self.write_out(data).await?;
         }
         Ok(())
     }

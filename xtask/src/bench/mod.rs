@@ -12,7 +12,7 @@ mod scenarios;
 
 use std::collections::BTreeMap;
 
-use crate::e2e::{self, tempdir};
+use crate::e2e;
 use crate::process::{Result, ensure_apt};
 
 /// Which registry a figure belongs to.
@@ -31,6 +31,21 @@ pub struct Options {
     pub quick: bool,
 }
 
+/// Where both registries store data. On tmpfs when the machine has one: this machine's disk
+/// (about 150-250 MB/s) would otherwise bound every push of both registries, and the point is
+/// to compare the registries, not the disk. `REGISTRY_BENCH_DIR` overrides it.
+fn bench_dir() -> Result<std::path::PathBuf> {
+    let base = match std::env::var_os("REGISTRY_BENCH_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None if std::path::Path::new("/dev/shm").is_dir() => "/dev/shm".into(),
+        None => std::env::temp_dir(),
+    };
+    let dir = base.join(format!("registry-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
 pub fn run(options: &Options) -> Result {
     ensure_apt(&[
         ("docker-registry", "docker-registry"),
@@ -38,7 +53,7 @@ pub fn run(options: &Options) -> Result {
         ("hey", "hey"),
     ])?;
     let binary = e2e::registry::build_binary_with(true)?;
-    let work = tempdir("registry-bench")?;
+    let work = bench_dir()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -60,9 +75,8 @@ pub fn run(options: &Options) -> Result {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+    let table = report::Report::new(rounds, limits, options.rounds, &work);
     let _ = std::fs::remove_dir_all(&work);
-
-    let table = report::Report::new(rounds, limits, options.rounds);
     println!("{}", table.markdown_table());
     let docs = crate::cache::workspace_root().join("docs");
     table.write(&docs.join("BENCHMARKS.md"), &docs.join("benchmarks.json"))?;

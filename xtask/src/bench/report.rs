@@ -75,7 +75,12 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(raw: BTreeMap<Target, Vec<Round>>, limits: Round, rounds: usize) -> Self {
+    pub fn new(
+        raw: BTreeMap<Target, Vec<Round>>,
+        limits: Round,
+        rounds: usize,
+        storage: &Path,
+    ) -> Self {
         let mut medians = BTreeMap::new();
         for (target, runs) in &raw {
             let mut by_metric: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -92,7 +97,7 @@ impl Report {
         }
         Report {
             rounds,
-            machine: machine(),
+            machine: machine(storage),
             limits,
             medians,
             raw,
@@ -174,7 +179,7 @@ fn fmt(value: Option<f64>) -> String {
     }
 }
 
-fn machine() -> BTreeMap<String, String> {
+fn machine(storage: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let text = |cmd: &str, args: &[&str]| {
         Command::new(cmd)
@@ -209,6 +214,11 @@ fn machine() -> BTreeMap<String, String> {
         memory.replace("MemTotal:", "").trim().to_owned(),
     );
     out.insert("kernel".into(), text("uname", &["-sr"]));
+    let fs_type = text("stat", &["-f", "-c", "%T", &storage.display().to_string()]);
+    out.insert(
+        "storage".into(),
+        format!("{} ({fs_type})", storage.display()),
+    );
     out.insert("date".into(), text("date", &["-u", "+%Y-%m-%dT%H:%MZ"]));
     out.insert(
         "reference".into(),
