@@ -60,25 +60,39 @@ impl FsWriter {
         })
     }
 
+    /// Writes what is pending and waits for every write to land.
     async fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
+        if !self.pending.is_empty() {
+            let data = self.pending.split().freeze();
+            self.write_out(data).await?;
         }
-        let data = self.pending.split().freeze();
-        self.write_out(data).await
+        self.settle().await
     }
 
-    async fn write_out(&self, data: Bytes) -> Result<()> {
+    /// Waits for the write in flight, if any.
+    async fn settle(&mut self) -> Result<()> {
+        match self.in_flight.take() {
+            Some(write) => write.wait().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Starts writing `data` once the previous write finished, without waiting for it.
+    async fn write_out(&mut self, data: Bytes) -> Result<()> {
+        self.settle().await?;
         let file = Arc::clone(&self.file);
         let path = self.path.clone();
-        self.shared
+        let write = self
+            .shared
             .pool
-            .run(move || {
+            .start(move || {
                 (&*file)
                     .write_all(&data)
                     .map_err(|e| io_error(&path, "writing", e))
             })
-            .await
+            .await?;
+        self.in_flight = Some(write);
+        Ok(())
     }
 
     /// Runs a final blocking step on the writer's file and marks the writer finished.
