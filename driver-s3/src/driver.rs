@@ -233,6 +233,10 @@ impl StorageDriver for S3Driver {
 
     async fn move_to(&self, source: &StoragePath, dest: &StoragePath) -> Result<()> {
         let size = self.object_size(source).await?;
+        if source == dest {
+            // Copying onto itself and then deleting the source would lose the object.
+            return Ok(());
+        }
         let (source_key, dest_key) = (self.layout().object(source), self.layout().object(dest));
         copy_object(
             self.bucket(),

@@ -65,6 +65,17 @@ async fn move_above_the_threshold_copies_parts() {
     let etag = raw.etag(&raw.key(&dest)).await;
     assert!(!etag.contains('-'), "expected a single copy: ETag {etag}");
 
+    // Onto itself: nothing changes (and nothing is lost), below and above the threshold.
+    let moved_large = format!("{prefix}/moved/large");
+    for path in [&dest, &moved_large] {
+        storage.move_to(path, path).await.expect("move onto itself");
+    }
+    assert_eq!(read_all(&storage, &dest, 0).await.expect("read"), small);
+    assert_eq!(
+        read_all(&storage, &moved_large, 0).await.expect("read"),
+        large
+    );
+
     storage.delete(&prefix).await.expect("cleanup");
 }
 
