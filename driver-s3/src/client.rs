@@ -10,9 +10,11 @@ use aws_sdk_s3::config::{
 };
 
 use crate::config::S3Config;
+use crate::retry::TooManyRequests;
 
 /// Attempts per request, including the first; the SDK's standard retry mode backs off
-/// exponentially (with jitter) on throttling, 5xx answers and connection failures.
+/// exponentially (with jitter) on throttling, 5xx answers and connection failures (and, with
+/// [`TooManyRequests`], on 429).
 const MAX_ATTEMPTS: u32 = 5;
 const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
@@ -50,6 +52,7 @@ pub async fn sdk_config(config: &S3Config) -> aws_sdk_s3::Config {
                 .with_initial_backoff(INITIAL_BACKOFF)
                 .with_max_backoff(MAX_BACKOFF),
         )
+        .retry_classifier(TooManyRequests)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)

@@ -18,6 +18,7 @@ mod listing;
 mod parts;
 mod progress;
 mod reader;
+mod retry;
 mod walk;
 mod writer;
 
