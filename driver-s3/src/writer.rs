@@ -26,6 +26,8 @@ pub(crate) struct S3Writer {
     parts: PartUploads,
     /// Bytes not yet handed to a part upload: fewer than one chunk.
     pending: BytesMut,
+    /// The resumed record's tail, until read into `pending` (it comes first there).
+    unread_tail: Option<Tail>,
     size: u64,
     /// The record of the closed writer this one continues; its objects are this writer's to
     /// replace or remove.
@@ -59,43 +61,53 @@ impl S3Writer {
         }
     }
 
+    /// Continues a closed writer. Its tail is read back only once this writer needs the
+    /// bytes, so that opening a writer just to learn its size costs one small GET.
     async fn resume(context: Arc<Context>, path: StoragePath, progress: Progress) -> Result<Self> {
         tracing::debug!(%path, size = progress.size(), "resuming a closed writer");
-        let pending = match &progress.tail {
-            Some(tail) => {
-                let bytes = context.bucket.get_bytes(&tail.key).await;
-                let bytes = match bytes {
-                    Ok(bytes) if bytes.len() as u64 == tail.size => bytes,
-                    Ok(bytes) => {
-                        return Err(corrupt(
-                            &tail.key,
-                            format!(
-                                "the tail holds {} bytes, the record says {}",
-                                bytes.len(),
-                                tail.size
-                            ),
-                        )
-                        .at(&path));
-                    }
-                    Err(e) if e.is_no_such_key() => {
-                        return Err(corrupt(&tail.key, "the tail object is missing").at(&path));
-                    }
-                    Err(e) => return Err(e.at(&path)),
-                };
-                BytesMut::from(bytes.as_ref())
-            }
-            None => BytesMut::new(),
-        };
         let upload_id = progress.upload_id.clone();
         let parts = progress.parts.clone();
-        Ok(Self::with_progress(
+        let tail = progress.tail.clone();
+        let mut writer = Self::with_progress(
             context,
             path,
             upload_id,
             parts,
-            pending,
+            BytesMut::new(),
             Some(progress),
-        ))
+        );
+        if let Some(tail) = tail {
+            writer.size += tail.size;
+            writer.unread_tail = Some(tail);
+        }
+        Ok(writer)
+    }
+
+    /// Reads the resumed tail into the buffer, if not done yet.
+    async fn read_tail(&mut self) -> Result<(), S3Error> {
+        let Some(tail) = self.unread_tail.take() else {
+            return Ok(());
+        };
+        let bytes = match self.context.bucket.get_bytes(&tail.key).await {
+            Ok(bytes) if bytes.len() as u64 == tail.size => bytes,
+            Ok(bytes) => {
+                return Err(corrupt(
+                    &tail.key,
+                    format!(
+                        "the tail holds {} bytes, the record says {}",
+                        bytes.len(),
+                        tail.size
+                    ),
+                ));
+            }
+            Err(e) if e.is_no_such_key() => {
+                return Err(corrupt(&tail.key, "the tail object is missing"));
+            }
+            Err(e) => return Err(e),
+        };
+        debug_assert!(self.pending.is_empty());
+        self.pending = BytesMut::from(bytes.as_ref());
+        Ok(())
     }
 
     /// Continues the committed `size`-byte object at `path`: small content is read back into
@@ -163,6 +175,7 @@ impl S3Writer {
             key,
             parts,
             pending,
+            unread_tail: None,
             size,
             resumed,
             dirty: false,
@@ -177,6 +190,7 @@ impl S3Writer {
 
     /// Moves `data` into the buffer, handing every full chunk to the part uploads.
     async fn buffer(&mut self, mut data: Bytes) -> Result<(), S3Error> {
+        self.read_tail().await?;
         while !data.is_empty() {
             let chunk = self.chunk_size();
             if self.pending.is_empty() && data.len() >= chunk {
@@ -222,6 +236,7 @@ impl S3Writer {
         if self.resumed.is_some() && !self.dirty {
             return Ok(()); // The stored record still describes this writer exactly.
         }
+        self.read_tail().await?;
         if self.pending.len() as u64 >= MIN_PART_SIZE {
             let full = std::mem::take(&mut self.pending).freeze();
             self.parts.push(full).await?;
@@ -263,6 +278,7 @@ impl S3Writer {
     }
 
     async fn publish(&mut self) -> Result<(), S3Error> {
+        self.read_tail().await?;
         let bucket = &self.context.bucket;
         self.parts.settle().await?;
         if self.parts.upload_id().is_none() {

@@ -264,3 +264,74 @@ async fn the_last_close_wins() {
 
     opener.storage().delete(&prefix).await.expect("cleanup");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_opened_for_its_size_changes_nothing() {
+    let Some(opener) = common::Opener::new(small_parts()).await else {
+        return;
+    };
+    let raw = opener.raw();
+    let prefix = common::unique_prefix("status");
+    let path = format!("{prefix}/data");
+    let content = random_bytes(6 * MIB + 10); // A part and a tail.
+    let mut writer = opener.storage().writer(&path, false).await.expect("writer");
+    writer
+        .write(Bytes::from(content.clone()))
+        .await
+        .expect("write");
+    writer.close().await.expect("close");
+    let record = raw.record(&path).await.expect("record");
+    let tail_key = record["tail"]["key"].as_str().expect("a tail").to_owned();
+
+    // As an upload-status request does: open, read the size, drop. The tail is not needed
+    // for that, so it is not read: with it gone, the size is still right.
+    let stash = raw
+        .client
+        .get_object()
+        .bucket(&raw.bucket)
+        .key(&tail_key)
+        .send()
+        .await
+        .expect("tail")
+        .body
+        .collect()
+        .await
+        .expect("tail body")
+        .into_bytes();
+    raw.client
+        .delete_object()
+        .bucket(&raw.bucket)
+        .key(&tail_key)
+        .send()
+        .await
+        .expect("hide the tail");
+    for _ in 0..2 {
+        let writer = opener.storage().writer(&path, true).await.expect("resume");
+        assert_eq!(writer.size(), content.len() as u64);
+        drop(writer);
+    }
+    // A writer that needs the missing tail says so, and leaves the record alone.
+    let mut writer = opener.storage().writer(&path, true).await.expect("resume");
+    let result = writer.write(Bytes::from_static(b"more")).await;
+    assert!(
+        matches!(result, Err(StorageError::Backend { .. })),
+        "{result:?}"
+    );
+    drop(writer);
+    assert_eq!(raw.record(&path).await.expect("record"), record);
+
+    // Put back, the upload goes on where it was.
+    raw.client
+        .put_object()
+        .bucket(&raw.bucket)
+        .key(&tail_key)
+        .body(stash.into())
+        .send()
+        .await
+        .expect("restore the tail");
+    let writer = opener.storage().writer(&path, true).await.expect("resume");
+    writer.commit().await.expect("commit");
+    assert!(read_all(&opener.storage(), &path, 0).await.expect("read") == content);
+
+    opener.storage().delete(&prefix).await.expect("cleanup");
+}
