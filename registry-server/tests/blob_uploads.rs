@@ -32,6 +32,7 @@ driver_tests!(
     patch_on_another_instance_continues_the_upload,
     missing_hash_state_is_rebuilt_from_the_data,
     upload_in_one_repository_is_unknown_in_another,
+    concurrent_uploads_and_cancels,
 );
 
 fn upload_path(location: &str) -> &str {
@@ -759,5 +760,51 @@ async fn upload_in_one_repository_is_unknown_in_another(driver: Driver) {
     assert_error(response, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
     let status = s.get(&location).await;
     assert_in_progress(&status, StatusCode::NO_CONTENT, 0);
+    s.stop().await;
+}
+
+async fn concurrent_uploads_and_cancels(driver: Driver) {
+    // Many clients at once, some pushing the same content, others cancelling uploads in the
+    // same repositories (which removes their directories while the rest write beside them).
+    let s = std::sync::Arc::new(TestServer::start(driver).await);
+    let mut tasks = Vec::new();
+    for i in 0..24u64 {
+        let s = std::sync::Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            let repo = format!("busy/r{}", i % 3);
+            let location = s.start_upload(&repo).await;
+            if i % 4 == 3 {
+                let response = patch_chunk(&s, &location, 0, &bytes(i, 1000)).await;
+                let location = assert_in_progress(&response, StatusCode::ACCEPTED, 1000);
+                assert_eq!(s.delete(&location).await.status(), StatusCode::NO_CONTENT);
+                return None;
+            }
+            // Pairs of tasks push identical content.
+            let data = bytes(1000 + i / 2, 70_000);
+            let digest = Digest::sha256_of(&data);
+            let response = patch_chunk(&s, &location, 0, &data[..30_000]).await;
+            let location = assert_in_progress(&response, StatusCode::ACCEPTED, 30_000);
+            let response = s
+                .send(
+                    s.request(Method::PUT, &with_digest(&location, &digest))
+                        .header("Content-Range", format!("30000-{}", data.len() - 1))
+                        .body(data[30_000..].to_vec()),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::CREATED, "{repo} #{i}");
+            Some((repo, data))
+        }));
+    }
+    let mut pushed = Vec::new();
+    for task in tasks {
+        if let Some(done) = task.await.expect("a client task panicked") {
+            pushed.push(done);
+        }
+    }
+    assert_eq!(pushed.len(), 18);
+    for (repo, data) in &pushed {
+        assert_blob(&s, repo, data).await;
+    }
+    let s = std::sync::Arc::into_inner(s).expect("all clients done");
     s.stop().await;
 }
