@@ -251,7 +251,7 @@ async fn corrupt_hash_state_is_rebuilt(driver: Driver) {
         )
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let location = location(&response);
+    let location = common::location(&response);
     let id = header(&response, "Docker-Upload-UUID").unwrap();
     let state = layout::upload_hash_state(&name("badstate"), &id, Algorithm::Sha256, 5000);
     s.storage()
