@@ -50,3 +50,27 @@ async fn unreachable_endpoints_give_backend_errors() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_tls_handshake_is_a_backend_error() {
+    // A server that answers in plain text: the TLS client is built (trust store and all) and
+    // the handshake fails, which must be an error, not a panic.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let storage = storage_at(format!("https://127.0.0.1:{port}")).await;
+    let result = storage.get_content("/blob").await;
+    assert!(
+        matches!(result, Err(StorageError::Backend { driver: "s3", .. })),
+        "{result:?}"
+    );
+}
