@@ -190,7 +190,7 @@ impl Bucket {
             .send()
             .await
             .map_err(|e| S3Error::request("ListObjectsV2", prefix, e))?;
-        let objects = output
+        let objects: Vec<ObjectEntry> = output
             .contents()
             .iter()
             .filter_map(|object| {
@@ -207,17 +207,22 @@ impl Bucket {
                 })
             })
             .collect();
-        let prefixes = output
+        let prefixes: Vec<String> = output
             .common_prefixes()
             .iter()
             .filter_map(|p| p.prefix().map(str::to_owned))
             .collect();
-        // Some servers set a token on the last page; only a truncated page has a next one.
-        let next_token = if output.is_truncated() == Some(true) {
-            output.next_continuation_token().map(str::to_owned)
-        } else {
-            None
+        // Some servers set a token on the last page, so a page marked complete ends the
+        // listing. Some omit IsTruncated: their token is followed, but not after an empty page,
+        // which would loop forever on a server that keeps answering with a token.
+        let empty = objects.is_empty() && prefixes.is_empty();
+        let more = match output.is_truncated() {
+            Some(truncated) => truncated,
+            None => !empty,
         };
+        let next_token = more
+            .then(|| output.next_continuation_token().map(str::to_owned))
+            .flatten();
         Ok(ListPage {
             objects,
             prefixes,
