@@ -484,6 +484,11 @@ async fn malformed_ranges(driver: Driver) {
     ] {
         cases.push(case("GET", blob.clone(), 416, "RANGE_INVALID").header("Range", range));
     }
+    // An unknown blob is unknown whatever its Range says.
+    let unknown = format!("/v2/fixture/blobs/{}", Digest::sha256_of(b"unknown"));
+    for range in ["bytes=abc", "bytes=5000-", "bytes=0-1,2-3"] {
+        cases.push(case("GET", unknown.clone(), 404, "BLOB_UNKNOWN").header("Range", range));
+    }
     // Chunk ranges: malformed, inconsistent with the body, or not continuing the upload.
     for range in [
         "abc",
@@ -661,6 +666,29 @@ async fn unknown_uploads(driver: Driver) {
                 404,
                 "BLOB_UPLOAD_UNKNOWN",
             ));
+            // Unknown first: whatever else is wrong with the request, the upload is unknown.
+            cases.push(
+                case("PATCH", path.clone(), 404, "BLOB_UPLOAD_UNKNOWN")
+                    .header("Content-Range", "garbage")
+                    .body(b"chunk".to_vec()),
+            );
+            cases.push(case("PUT", path.clone(), 404, "BLOB_UPLOAD_UNKNOWN"));
+            cases.push(case(
+                "PUT",
+                format!("{path}?digest=sha256:zz"),
+                404,
+                "BLOB_UPLOAD_UNKNOWN",
+            ));
+            cases.push(
+                case(
+                    "PUT",
+                    format!("{path}?digest={}", f.blob),
+                    404,
+                    "BLOB_UPLOAD_UNKNOWN",
+                )
+                .header("Content-Range", "9-0")
+                .body(b"chunk".to_vec()),
+            );
             cases.push(case("DELETE", path, 404, "BLOB_UPLOAD_UNKNOWN"));
         }
     }

@@ -5,6 +5,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use futures::StreamExt;
 use registry_core::domain::RepositoryName;
+use registry_core::registry::RegistryError;
 use registry_core::storage::RedirectMethod;
 
 use super::{DOCKER_CONTENT_DIGEST, etag, parse_digest};
@@ -54,7 +55,15 @@ pub async fn get(
         return Ok(response.body(SizedStream::new(size, Box::pin(empty))));
     }
 
-    let range = blob_range(req)?;
+    let range = match blob_range(req) {
+        Ok(range) => range,
+        // Unknown content is 404 whatever the Range says; known content with a malformed
+        // Range is 416 with the `Content-Range: bytes */<size>` clients resynchronise from.
+        Err(_) => {
+            let size = state.registry.blob_size(repo, &digest).await?;
+            return Err(RegistryError::RangeNotSatisfiable { size }.into());
+        }
+    };
     let content = state.registry.open_blob(repo, &digest, range).await?;
     if let Some((first, last)) = content.range {
         response.status(StatusCode::PARTIAL_CONTENT).insert_header((

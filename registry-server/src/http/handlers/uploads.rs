@@ -73,6 +73,21 @@ pub async fn status(state: &AppState, repo: &RepositoryName, id: &str) -> ApiRes
     Ok(in_progress(HttpResponse::NoContent(), state, repo, &status))
 }
 
+/// `refusal` of a request about an upload, once the upload is known to exist: an unknown
+/// upload is 404 whatever else is wrong with the request (as in the reference, which resolves
+/// the upload first). Only refused requests pay for the check.
+async fn refuse_known_upload(
+    state: &AppState,
+    repo: &RepositoryName,
+    id: &str,
+    refusal: ApiError,
+) -> ApiError {
+    match state.registry.upload_status(repo, id).await {
+        Ok(_) => refusal,
+        Err(unknown) => unknown.into(),
+    }
+}
+
 /// `PATCH /v2/<name>/blobs/uploads/<id>`: a streamed body, or a chunk with `Content-Range`.
 pub async fn append(
     req: &HttpRequest,
@@ -81,9 +96,24 @@ pub async fn append(
     repo: &RepositoryName,
     id: &str,
 ) -> ApiResult {
-    let start = chunk_range(req)?.map(|(start, _)| start);
+    let start = match chunk_range(req) {
+        Ok(range) => range.map(|(start, _)| start),
+        Err(refusal) => return Err(refuse_known_upload(state, repo, id, refusal).await),
+    };
     let status = state.registry.append_upload(repo, id, start, body).await?;
     Ok(in_progress(HttpResponse::Accepted(), state, repo, &status))
+}
+
+/// The digest a closing PUT names (required) and where its chunk starts, if it says.
+fn closing_request(req: &HttpRequest) -> Result<(Digest, Option<u64>), ApiError> {
+    let digest = query_param(req, "digest").ok_or_else(|| {
+        ApiError::Registry(RegistryError::DigestInvalid(
+            "the digest query parameter is required".into(),
+        ))
+    })?;
+    let digest = parse_digest(&digest)?;
+    let start = chunk_range(req)?.map(|(start, _)| start);
+    Ok((digest, start))
 }
 
 /// `PUT /v2/<name>/blobs/uploads/<id>?digest=`: the last chunk (optional) and the digest.
@@ -94,13 +124,10 @@ pub async fn complete(
     repo: &RepositoryName,
     id: &str,
 ) -> ApiResult {
-    let digest = query_param(req, "digest").ok_or_else(|| {
-        ApiError::Registry(RegistryError::DigestInvalid(
-            "the digest query parameter is required".into(),
-        ))
-    })?;
-    let digest = parse_digest(&digest)?;
-    let start = chunk_range(req)?.map(|(start, _)| start);
+    let (digest, start) = match closing_request(req) {
+        Ok(closing) => closing,
+        Err(refusal) => return Err(refuse_known_upload(state, repo, id, refusal).await),
+    };
     state
         .registry
         .complete_upload(repo, id, &digest, start, body)
