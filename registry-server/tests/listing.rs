@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use registry_core::domain::Digest;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -174,12 +175,28 @@ async fn catalog_lists_repositories_sorted(driver: Driver) {
         let manifest = s.image(repo, 10 + i as u64, 1).await;
         s.push_manifest(repo, "latest", &manifest).await;
     }
-    // A repository with blobs but no manifest is not in the catalog (as in the reference).
+    let mut expected = REPOSITORIES.to_vec();
+    // A repository with blobs but no manifest is one too (the reference lists every
+    // repository holding `_layers`).
     s.push_blob("blobs-only", b"data").await;
+    expected.push("blobs-only");
+    // So is one whose blob links were all deleted but whose manifests remain.
+    let config = Digest::sha256_of(&config_blob(10));
+    let response = s
+        .delete(&format!("/v2/{}/blobs/{config}", REPOSITORIES[0]))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    for layer in layers_of(&s, REPOSITORIES[0]).await {
+        let response = s
+            .delete(&format!("/v2/{}/blobs/{layer}", REPOSITORIES[0]))
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    // An upload in progress does not make a repository (as in the reference).
+    s.start_upload("uploading-only").await;
     let response = s.get("/v2/_catalog").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(header(&response, "Link").is_none());
-    let mut expected = REPOSITORIES.to_vec();
     expected.sort();
     assert_eq!(strings(&json(response).await["repositories"]), expected);
     s.stop().await;
@@ -257,4 +274,15 @@ async fn catalog_pages_are_capped_by_maxentries(driver: Driver) {
         assert_eq!(seen, expected, "{first}");
     }
     s.stop().await;
+}
+
+/// The layer digests of `repo`'s `latest` manifest.
+async fn layers_of(s: &TestServer, repo: &str) -> Vec<String> {
+    let manifest = json(s.get(&format!("/v2/{repo}/manifests/latest")).await).await;
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect()
 }

@@ -10,8 +10,11 @@ impl Registry {
     /// One page of repository names in lexical order (`GET /v2/_catalog`), at most
     /// `catalog.maxentries` of them.
     ///
-    /// A repository is a directory holding `_manifests`. The walk skips every `_` directory,
-    /// so it visits only the directories that make up repository names, never their content.
+    /// A repository is a directory holding `_layers` (what the reference looks for) or
+    /// `_manifests`: drivers that prune empty directories drop `_layers` once every blob link
+    /// of a repository is deleted, and its manifests still make it a repository. The walk skips
+    /// every `_` directory, so it visits only the directories that make up repository names,
+    /// never their content.
     pub async fn catalog(&self, n: Option<usize>, last: Option<&str>) -> Result<Page> {
         let root = layout::repositories_root();
         let prefix_len = root.len() + 1;
@@ -23,7 +26,7 @@ impl Registry {
                     return Ok(WalkControl::Continue);
                 }
                 let name = info.path.file_name();
-                if name == "_manifests" {
+                if name == "_layers" || name == "_manifests" {
                     let repo = info.path.parent();
                     names.push(repo.as_str()[prefix_len..].to_owned());
                 }
