@@ -119,6 +119,8 @@ pub struct TestServer {
     _root: Option<tempfile::TempDir>,
 }
 
+/// The server's configuration. Redirects are off: these tests are about the answers the
+/// registry itself gives, whatever presigned URLs a driver may learn to hand out.
 fn config_yaml(storage: &str, options: &Options) -> String {
     let mut yaml = format!(
         "version: 0.1\nlog:\n  level: error\nstorage:\n  {storage}\n  redirect:\n    disable: true\n"
