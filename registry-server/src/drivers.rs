@@ -43,6 +43,8 @@ pub async fn open(config: &StorageConfig) -> Result<Storage, ConfigError> {
     match config.driver.as_str() {
         "filesystem" => open_filesystem(params),
         "inmemory" => open_inmemory(params),
+        "s3" => open_s3(params).await,
+        "azure" => open_azure(params).await,
         other => {
             let known: Vec<&str> = KNOWN.iter().map(|(name, _)| *name).collect();
             Err(ConfigError::new(
@@ -78,4 +80,30 @@ fn open_inmemory(_: &DriverParameters) -> Result<Storage, ConfigError> {
 #[cfg(not(feature = "inmemory"))]
 fn open_inmemory(_: &DriverParameters) -> Result<Storage, ConfigError> {
     Err(not_compiled("inmemory"))
+}
+
+#[cfg(feature = "s3")]
+async fn open_s3(params: &DriverParameters) -> Result<Storage, ConfigError> {
+    let config = driver_s3::S3Config::from_parameters(params).map_err(parameter_error)?;
+    let driver = driver_s3::S3Driver::new(config).await;
+    Ok(Storage::new(std::sync::Arc::new(driver)))
+}
+
+#[cfg(not(feature = "s3"))]
+async fn open_s3(_: &DriverParameters) -> Result<Storage, ConfigError> {
+    Err(not_compiled("s3"))
+}
+
+#[cfg(feature = "azure")]
+async fn open_azure(params: &DriverParameters) -> Result<Storage, ConfigError> {
+    let config = driver_azure::AzureConfig::from_parameters(params).map_err(parameter_error)?;
+    let driver = driver_azure::AzureDriver::new(config)
+        .await
+        .map_err(|e| ConfigError::new("storage.azure", e.to_string()))?;
+    Ok(Storage::new(std::sync::Arc::new(driver)))
+}
+
+#[cfg(not(feature = "azure"))]
+async fn open_azure(_: &DriverParameters) -> Result<Storage, ConfigError> {
+    Err(not_compiled("azure"))
 }

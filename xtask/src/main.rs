@@ -30,8 +30,8 @@ enum Task {
         #[arg(long)]
         no_lint: bool,
     },
-    /// Real clients (skopeo, oras) and the reference registry against the registry binary,
-    /// on filesystem storage.
+    /// Real clients (skopeo, oras) and the reference registry against the registry binary, on
+    /// filesystem storage and on the S3 and Azure emulators (started and stopped here).
     E2e,
     /// Benchmark this registry against the reference registry; writes docs/BENCHMARKS.md.
     Bench {
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             rounds: rounds.max(1),
             quick,
         }),
-        Task::E2e => e2e::run(&[e2e::Backend::Filesystem]),
+        Task::E2e => emulators::start_all().and_then(|emulators| e2e::run(&emulators.backends())),
         Task::Emulators => emulators::serve_until_interrupted(),
     };
     match result {

@@ -37,14 +37,14 @@ pub fn run(lint: bool) -> Result {
         c.args(["test", "--workspace", "--no-fail-fast"]);
         c
     };
-    for emulator in &emulators {
+    for emulator in emulators.iter() {
         tests.envs(emulator.env.iter().map(|(k, v)| (k, v)));
     }
     // Cloud-driver tests fail loudly, instead of skipping, when their emulator is missing.
     tests.env("REGISTRY_REQUIRE_EMULATORS", "1");
     tests.env("REGISTRY_CONTRACT_REPORT", &report);
     let tests_outcome = process::run(&mut tests);
-    let e2e_outcome = e2e::run(&[e2e::Backend::Filesystem]);
+    let e2e_outcome = e2e::run(&emulators.backends());
     drop(emulators);
     let outcome = tests_outcome.and(e2e_outcome);
 

@@ -92,7 +92,9 @@ pub trait StorageDriver: Send + Sync + 'static {
     }
 
     /// Visits everything below `path` depth-first in lexical order, skipping entries up to and
-    /// including `start_after`. Drivers with a cheaper flat listing override this.
+    /// including `start_after`. A directory removed during the walk is skipped; a file removed
+    /// after its directory was listed may still be reported. Drivers with a cheaper listing
+    /// override this.
     async fn walk(
         &self,
         path: &StoragePath,

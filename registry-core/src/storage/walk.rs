@@ -35,7 +35,9 @@ fn position(entry: &StoragePath, start_after: Option<&StoragePath>) -> Position 
     }
 }
 
-/// Walks `root` with `list` and `stat`. Entries removed while the walk runs are skipped.
+/// Walks `root` with `list` and `stat`. Entries removed while the walk runs are skipped (this
+/// walk stats each entry as it visits it; driver walks that take files from a parent's listing
+/// may still report a file removed after that listing).
 pub async fn walk_by_listing<D: StorageDriver + ?Sized>(
     driver: &D,
     root: &StoragePath,

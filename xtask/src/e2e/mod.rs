@@ -39,7 +39,7 @@ pub fn run(backends: &[Backend]) -> Result {
 
     let mut outcomes: Vec<(String, Result)> = Vec::new();
     for backend in backends {
-        for (name, scenario) in scenarios::ALL {
+        for (name, scenario) in scenarios::for_backend(backend) {
             let label = format!("{name} [{}]", backend.name());
             println!("xtask e2e: {label} ...");
             let dir = work.join(format!("{}-{name}", backend.name()));

@@ -10,8 +10,6 @@ use crate::process::{Result, Service, free_port, run, wait_for_port};
 
 /// The storage a scenario runs on.
 #[derive(Debug, Clone)]
-// The cloud backends join the test run as their drivers land in the server.
-#[allow(dead_code)]
 pub enum Backend {
     Filesystem,
     /// An S3-compatible server, by the `REGISTRY_TEST_S3_*` environment of the emulator.
@@ -43,7 +41,7 @@ impl Backend {
                 format!("  filesystem:\n    rootdirectory: {}\n", root.display())
             }
             Backend::S3(env) => format!(
-                "  s3:\n    region: {}\n    bucket: {}\n    regionendpoint: {}\n    forcepathstyle: true\n    accesskey: {}\n    secretkey: {}\n    rootdirectory: /e2e-{unique}\n",
+                "  s3:\n    region: {}\n    bucket: {}\n    regionendpoint: {}\n    forcepathstyle: true\n    accesskey: {}\n    secretkey: {}\n    rootdirectory: /e{unique}\n",
                 Self::var(env, "REGISTRY_TEST_S3_REGION"),
                 Self::var(env, "REGISTRY_TEST_S3_BUCKET"),
                 Self::var(env, "REGISTRY_TEST_S3_ENDPOINT"),
@@ -51,7 +49,7 @@ impl Backend {
                 Self::var(env, "REGISTRY_TEST_S3_SECRET_KEY"),
             ),
             Backend::Azure(env) => format!(
-                "  azure:\n    accountname: {}\n    accountkey: {}\n    container: {}\n    serviceurl: {}\n    rootdirectory: /e2e-{unique}\n",
+                "  azure:\n    accountname: {}\n    accountkey: {}\n    container: {}\n    serviceurl: {}\n    rootdirectory: /e{unique}\n",
                 Self::var(env, "REGISTRY_TEST_AZURE_ACCOUNT"),
                 Self::var(env, "REGISTRY_TEST_AZURE_KEY"),
                 Self::var(env, "REGISTRY_TEST_AZURE_CONTAINER"),

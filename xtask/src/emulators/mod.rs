@@ -16,14 +16,39 @@ pub struct Emulator {
     pub env: Vec<(String, String)>,
 }
 
+/// Every emulator, running.
+pub struct Emulators {
+    pub s3: Emulator,
+    pub azurite: Emulator,
+}
+
+impl Emulators {
+    pub fn iter(&self) -> impl Iterator<Item = &Emulator> {
+        [&self.s3, &self.azurite].into_iter()
+    }
+
+    /// The storage backends the end-to-end scenarios run on.
+    pub fn backends(&self) -> Vec<crate::e2e::Backend> {
+        use crate::e2e::Backend;
+        vec![
+            Backend::Filesystem,
+            Backend::S3(self.s3.env.clone()),
+            Backend::Azure(self.azurite.env.clone()),
+        ]
+    }
+}
+
 /// Starts every emulator.
-pub fn start_all() -> Result<Vec<Emulator>> {
-    Ok(vec![s3::start()?, azurite::start()?])
+pub fn start_all() -> Result<Emulators> {
+    Ok(Emulators {
+        s3: s3::start()?,
+        azurite: azurite::start()?,
+    })
 }
 
 pub fn serve_until_interrupted() -> Result {
     let emulators = start_all()?;
-    for emulator in &emulators {
+    for emulator in emulators.iter() {
         for (key, value) in &emulator.env {
             println!("export {key}={value}");
         }

@@ -426,6 +426,46 @@ pub async fn writer_invisible_before_commit(ctx: Ctx) {
     assert_eq!(ctx.get("pending").await.as_ref(), b"new content");
 }
 
+pub async fn closed_writer_not_listed(ctx: Ctx) {
+    ctx.put("dir/committed", b"x").await;
+    let mut writer = ctx
+        .storage
+        .writer(&ctx.path("dir/pending"), false)
+        .await
+        .expect("writer");
+    writer
+        .write(Bytes::from_static(b"not yet"))
+        .await
+        .expect("write");
+    writer.close().await.expect("close");
+    let listed: Vec<String> = ctx
+        .storage
+        .list(&ctx.path("dir"))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        vec![ctx.path("dir/committed")],
+        "uncommitted data listed"
+    );
+    let mut walked = Vec::new();
+    ctx.storage
+        .walk(&ctx.path("dir"), None, &mut |info| {
+            walked.push(info.path.to_string());
+            Ok(WalkControl::Continue)
+        })
+        .await
+        .expect("walk");
+    assert_eq!(
+        walked,
+        vec![ctx.path("dir/committed")],
+        "uncommitted data walked"
+    );
+}
+
 pub async fn commit_isolates_concurrent_writers(ctx: Ctx) {
     let path = ctx.path("contended");
     let a = random_bytes(100_000);
