@@ -13,7 +13,9 @@
 //! This project's additions sit in directories the reference never reads:
 //! `_uploads/<id>/rs-hashstates/<alg>/<offset>` (resumable hash states in this project's format;
 //! the reference's own `hashstates/` holds Go's encoding) and
-//! `_referrers/<alg>/<subject hex>/<alg>/<referrer hex>/descriptor` (the referrers index).
+//! `_referrers/<alg>-<subject>/<alg>-<referrer>` (the referrers index; digests in unpadded
+//! base64url there, because two hex digests in one key are longer than some S3-compatible
+//! servers accept: s3s-fs names a file after each key, and file names end at 255 bytes).
 
 use crate::domain::{Algorithm, Digest, RepositoryName, Tag};
 
@@ -112,22 +114,23 @@ pub fn upload_hash_state(
     format!("{}/{offset}", upload_hash_states(name, id, algorithm))
 }
 
-pub fn referrers_of(name: &RepositoryName, subject: &Digest) -> String {
+/// `<alg>-<unpadded base64url of the digest bytes>`: a whole digest, 43 characters for sha256.
+fn compact(digest: &Digest) -> String {
+    use base64::Engine;
+    let bytes = hex::decode(digest.hex()).unwrap_or_default();
     format!(
-        "{}/_referrers/{}/{}",
-        repository(name),
-        subject.algorithm().name(),
-        subject.hex()
+        "{}-{}",
+        digest.algorithm().name(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
 }
 
+pub fn referrers_of(name: &RepositoryName, subject: &Digest) -> String {
+    format!("{}/_referrers/{}", repository(name), compact(subject))
+}
+
 pub fn referrer_entry(name: &RepositoryName, subject: &Digest, referrer: &Digest) -> String {
-    format!(
-        "{}/{}/{}/descriptor",
-        referrers_of(name, subject),
-        referrer.algorithm().name(),
-        referrer.hex()
-    )
+    format!("{}/{}", referrers_of(name, subject), compact(referrer))
 }
 
 #[cfg(test)]
@@ -166,6 +169,12 @@ mod tests {
             format!(
                 "/docker/registry/v2/repositories/library/ubuntu/_manifests/tags/latest/index/sha256/{hex}/link"
             )
+        );
+        assert_eq!(
+            referrer_entry(&name, &digest, &digest),
+            "/docker/registry/v2/repositories/library/ubuntu/_referrers/\
+             sha256-47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU/\
+             sha256-47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
         );
         assert_eq!(
             upload_data(&name, "abc"),

@@ -337,6 +337,10 @@ async fn put_by_digest_checks_the_digest(driver: Driver) {
         .put_manifest("bydigest", "sha256:abc", OCI_MANIFEST, &manifest.body)
         .await;
     assert_error(response, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
+    if !driver.stores_sha512_paths() {
+        s.stop().await;
+        return;
+    }
     // A sha512 reference is checked with sha512.
     let sha512 = Digest::of(Algorithm::Sha512, &manifest.body);
     let response = s

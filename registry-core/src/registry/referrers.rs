@@ -53,15 +53,10 @@ impl Registry {
         artifact_type: Option<&str>,
     ) -> Result<Vec<Descriptor>> {
         let dir = layout::referrers_of(repo, subject);
-        let mut entries = Vec::new();
-        for algorithm_dir in self.list_or_empty(&dir).await? {
-            for referrer_dir in self.list_or_empty(algorithm_dir.as_str()).await? {
-                entries.push(format!("{referrer_dir}/descriptor"));
-            }
-        }
+        let entries = self.list_or_empty(&dir).await?;
         let mut descriptors: Vec<Descriptor> = futures::stream::iter(entries)
             .map(|path| async move {
-                match self.storage.get_content(&path).await {
+                match self.storage.get_content(path.as_str()).await {
                     // A malformed entry is skipped rather than failing the whole answer.
                     Ok(json) => Ok(serde_json::from_slice::<Descriptor>(&json).ok()),
                     Err(e) if e.is_not_found() => Ok(None),

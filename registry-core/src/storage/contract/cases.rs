@@ -666,6 +666,20 @@ pub async fn move_overwrites(ctx: Ctx) {
     assert!(!ctx.exists("src").await);
 }
 
+pub async fn move_onto_itself(ctx: Ctx) {
+    let content = random_bytes(32);
+    ctx.put("same", &content).await;
+    ctx.storage
+        .move_to(&ctx.path("same"), &ctx.path("same"))
+        .await
+        .expect("move onto itself");
+    assert_eq!(
+        ctx.get("same").await.as_ref(),
+        &content[..],
+        "the object was lost"
+    );
+}
+
 pub async fn move_missing_source_keeps_destination(ctx: Ctx) {
     let content = random_bytes(32);
     ctx.put("dst", &content).await;

@@ -80,7 +80,7 @@ macro_rules! storage_contract_tests {
             resume_from_fresh_instance, cancel_leaves_nothing, cancel_of_resumed_writer,
             list_missing_directory, list_fifty_children, list_direct_children_only,
             list_root,
-            move_file, move_overwrites, move_missing_source_keeps_destination,
+            move_file, move_overwrites, move_onto_itself, move_missing_source_keeps_destination,
             move_under_a_file,
             delete_file, delete_missing, delete_spares_siblings, delete_folder,
             delete_spares_shared_name_prefix,
