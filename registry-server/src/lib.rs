@@ -5,5 +5,4 @@ pub mod config;
 pub mod drivers;
 pub mod http;
 pub mod logging;
-pub mod redirect;
 pub mod startup;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use registry_core::registry::{Registry, RegistrySettings};
 
 use crate::config::{Config, ConfigError};
-use crate::http::{AppState, RedirectPolicy, Stats, Urls};
+use crate::http::{AppState, Stats, Urls};
 use crate::{drivers, logging};
 
 const CONFIG_ERROR: u8 = 2;
@@ -44,16 +44,13 @@ pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
         read_only: config.storage.read_only,
         max_manifest_bytes: config.max_manifest_bytes,
         catalog_max_entries: config.catalog_max_entries,
+        redirect: config.storage.redirect.clone(),
     };
     Ok(AppState {
         registry: Registry::new(storage, settings),
         urls: Urls {
             host: config.http.host.clone(),
             prefix: config.http.prefix.clone(),
-        },
-        redirect: RedirectPolicy {
-            enabled: config.storage.redirect.enabled,
-            expiry: config.storage.redirect.expiry,
         },
         stats: Arc::new(Stats::default()),
     })

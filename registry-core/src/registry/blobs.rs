@@ -1,7 +1,5 @@
 //! Blobs as a repository sees them: content linked into the repository by a `_layers` link.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use futures::StreamExt;
 
@@ -109,21 +107,31 @@ impl Registry {
         })
     }
 
-    /// A presigned URL for a blob linked into `repo`, when the driver can issue one. The link
-    /// is checked first: a URL is never handed out for content the repository does not hold.
+    /// Where to redirect a download of a blob linked into `repo`, by the redirect policy:
+    /// `None` when redirects are off or the driver cannot presign. The link is checked first:
+    /// a URL is never handed out for content the repository does not hold.
     pub async fn blob_redirect(
         &self,
         repo: &RepositoryName,
         digest: &Digest,
         method: RedirectMethod,
-        expiry: Duration,
-    ) -> Result<Option<(String, u64)>> {
-        let size = self.blob_size(repo, digest).await?;
-        let url = self
-            .storage
-            .redirect_url(&layout::blob_data(digest), method, expiry)
-            .await?;
-        Ok(url.map(|url| (url, size)))
+    ) -> Result<Option<String>> {
+        let policy = &self.settings.redirect;
+        if !policy.enabled {
+            return Ok(None);
+        }
+        self.blob_size(repo, digest).await?;
+        let data = layout::blob_data(digest);
+        let presigned = if policy.target.needs_presigning() {
+            self.storage
+                .redirect_url(&data, method, policy.expiry)
+                .await?
+        } else {
+            None
+        };
+        let path = crate::storage::StoragePath::parse(&data)
+            .map_err(|e| RegistryError::DigestInvalid(e.to_string()))?;
+        Ok(policy.target.url(presigned.as_deref(), &path))
     }
 
     /// Unlinks a blob from `repo`. The content stays for other repositories (and for garbage

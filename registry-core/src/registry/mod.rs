@@ -8,6 +8,7 @@ mod error;
 mod links;
 mod manifests;
 mod pagination;
+mod redirect;
 mod referrers;
 mod tags;
 mod uploads;
@@ -18,6 +19,7 @@ pub use blobs::{BlobContent, ByteRange};
 pub use error::{RegistryError, Result};
 pub use manifests::{PutManifest, StoredManifest};
 pub use pagination::Page;
+pub use redirect::{RedirectPolicy, RedirectTarget, parse_origin};
 pub use uploads::UploadStatus;
 
 /// Operator settings that change registry behaviour.
@@ -31,6 +33,8 @@ pub struct RegistrySettings {
     pub max_manifest_bytes: usize,
     /// `catalog.maxentries`: the most repositories one catalog page returns.
     pub catalog_max_entries: usize,
+    /// `storage.redirect`: blob downloads by presigned (or CDN) URL.
+    pub redirect: RedirectPolicy,
 }
 
 impl Default for RegistrySettings {
@@ -40,6 +44,7 @@ impl Default for RegistrySettings {
             read_only: false,
             max_manifest_bytes: 4 * 1024 * 1024,
             catalog_max_entries: 1000,
+            redirect: RedirectPolicy::default(),
         }
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use tree::STORAGE_SETTINGS;
 
-use crate::redirect::{RedirectTarget, parse_origin};
+use registry_core::registry::{RedirectPolicy, RedirectTarget, parse_origin};
 
 const DEFAULT_CONFIG: &str = include_str!("default.yml");
 
@@ -51,17 +51,6 @@ pub struct LogConfig {
 }
 
 #[derive(Debug, Clone)]
-pub struct RedirectConfig {
-    /// Not `storage.redirect.disable`: blob downloads answer with a presigned URL when the
-    /// driver can issue one.
-    pub enabled: bool,
-    /// `storage.redirect.expiry`: lifetime of presigned URLs (default 20m).
-    pub expiry: Duration,
-    /// `storage.redirect.publicurl`, or the reference's `redirect` storage middleware.
-    pub target: RedirectTarget,
-}
-
-#[derive(Debug, Clone)]
 pub struct StorageConfig {
     /// The one driver section under `storage` (filesystem, inmemory, s3, azure).
     pub driver: String,
@@ -70,7 +59,9 @@ pub struct StorageConfig {
     pub delete_enabled: bool,
     /// `storage.maintenance.readonly.enabled`.
     pub read_only: bool,
-    pub redirect: RedirectConfig,
+    /// `storage.redirect.disable` (inverted), `.expiry` (default 20m), `.publicurl`, or the
+    /// reference's `redirect` storage middleware.
+    pub redirect: RedirectPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -271,9 +262,15 @@ impl Config {
         let readonly = maintenance.section("readonly")?;
         let redirect = storage.section("redirect")?;
         let expiry = match redirect.string("expiry")? {
-            None => Duration::from_secs(20 * 60),
+            None => RedirectPolicy::DEFAULT_EXPIRY,
             Some(text) => parse_duration(&text).map_err(|m| redirect.error("expiry", m))?,
         };
+        if expiry.is_zero() || expiry > RedirectPolicy::MAX_EXPIRY {
+            return Err(redirect.error(
+                "expiry",
+                "must be between 1s and 168h (presigned S3 URLs last at most 7 days)",
+            ));
+        }
         let target = match redirect.string("publicurl")? {
             None => RedirectTarget::Presigned,
             Some(url) => RedirectTarget::PublicOrigin(
@@ -285,7 +282,7 @@ impl Config {
             driver,
             delete_enabled: delete.bool("enabled", false)?,
             read_only: readonly.bool("enabled", false)?,
-            redirect: RedirectConfig {
+            redirect: RedirectPolicy {
                 enabled: !redirect.bool("disable", false)?,
                 expiry,
                 target,

@@ -1,5 +1,4 @@
 use super::*;
-use crate::redirect::RedirectTarget;
 
 fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
     vars.iter()

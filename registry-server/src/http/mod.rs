@@ -12,7 +12,6 @@ mod stats;
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
@@ -23,18 +22,10 @@ pub use stats::Stats;
 /// Sent on every response, as the Docker Registry v2 protocol requires.
 pub const API_VERSION: (&str, &str) = ("Docker-Distribution-API-Version", "registry/2.0");
 
-/// How blob downloads may be redirected to the storage backend.
-#[derive(Debug, Clone)]
-pub struct RedirectPolicy {
-    pub enabled: bool,
-    pub expiry: Duration,
-}
-
 /// Everything the handlers share.
 pub struct AppState {
     pub registry: Registry,
     pub urls: Urls,
-    pub redirect: RedirectPolicy,
     pub stats: Arc<Stats>,
 }
 

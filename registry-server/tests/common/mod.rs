@@ -74,6 +74,33 @@ macro_rules! driver_tests {
     };
 }
 
+/// Like [`driver_tests!`], for cases about presigned URLs: only the drivers that issue them.
+#[macro_export]
+macro_rules! cloud_driver_tests {
+    ($($case:ident),+ $(,)?) => {
+        mod s3_presigning {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if $crate::common::Driver::S3.available() {
+                        super::$case($crate::common::Driver::S3).await;
+                    }
+                }
+            )+
+        }
+        mod azure_presigning {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if $crate::common::Driver::Azure.available() {
+                        super::$case($crate::common::Driver::Azure).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Driver {
     InMemory,
@@ -112,6 +139,11 @@ impl Driver {
             return false;
         }
         true
+    }
+
+    /// Whether the driver hands out presigned URLs (and so redirects blob downloads).
+    pub fn presigns(self) -> bool {
+        matches!(self, Driver::S3 | Driver::Azure)
     }
 
     /// Whether the driver's backend is reachable (cloud drivers need their emulator).
@@ -158,6 +190,11 @@ pub struct Options {
     pub prefix: Option<String>,
     /// `http.host`.
     pub host: Option<String>,
+    /// The `storage.redirect` settings (YAML lines indented by four spaces); redirects are
+    /// off when `None`.
+    pub redirect: Option<String>,
+    /// A `middleware:` section, verbatim.
+    pub middleware: Option<String>,
 }
 
 impl Default for Options {
@@ -168,6 +205,8 @@ impl Default for Options {
             catalog_max_entries: None,
             prefix: None,
             host: None,
+            redirect: None,
+            middleware: None,
         }
     }
 }
@@ -214,8 +253,9 @@ pub struct TestServer {
 /// The server's configuration. Redirects are off: these tests are about the answers the
 /// registry itself gives, whatever presigned URLs a driver may learn to hand out.
 fn config_yaml(storage: &str, options: &Options) -> String {
+    let redirect = options.redirect.as_deref().unwrap_or("    disable: true\n");
     let mut yaml = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  {storage}\n  redirect:\n    disable: true\n"
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  {storage}\n  redirect:\n{redirect}"
     );
     if options.delete {
         yaml.push_str("  delete:\n    enabled: true\n");
@@ -232,6 +272,9 @@ fn config_yaml(storage: &str, options: &Options) -> String {
     }
     if let Some(host) = &options.host {
         yaml.push_str(&format!("  host: {host}\n"));
+    }
+    if let Some(middleware) = &options.middleware {
+        yaml.push_str(middleware);
     }
     yaml
 }
@@ -419,6 +462,25 @@ impl TestServer {
             .await;
         assert_eq!(response.status(), StatusCode::CREATED, "pushing a blob");
         digest
+    }
+
+    /// The registry's counters from `/metrics`: (blob bytes served, redirects issued).
+    pub async fn blob_counters(&self) -> (u64, u64) {
+        let text = self
+            .get("/metrics")
+            .await
+            .text()
+            .await
+            .expect("metrics body");
+        let counter = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
+        };
+        (
+            counter("registry_blob_bytes_served_total "),
+            counter("registry_blob_redirects_total "),
+        )
     }
 
     /// `PUT /v2/<repo>/manifests/<reference>` with `media_type` as Content-Type.

@@ -16,12 +16,19 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     fn start(&self, name: &str) -> Result<RunningRegistry> {
+        self.start_with(name, "")
+    }
+
+    /// Starts a registry with `extra` storage settings (YAML lines under `storage:`).
+    fn start_with(&self, name: &str, extra: &str) -> Result<RunningRegistry> {
         let dir = self.dir.join(name);
-        let storage = self.backend.storage_yaml(
-            &dir.join("storage"),
-            &format!("{}-{name}", std::process::id()),
-        );
-        start_ours(self.binary, &dir, &storage, "")
+        // A short, unique root: the S3 emulator limits key length (see emulators::s3).
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let storage = self
+            .backend
+            .storage_yaml(&dir.join("storage"), &unique.to_string());
+        start_ours(self.binary, &dir, &storage, extra)
     }
 }
 
@@ -37,6 +44,9 @@ pub fn for_backend(backend: &Backend) -> Vec<(&'static str, Scenario)> {
     ];
     if matches!(backend, Backend::Filesystem) {
         all.push(("reference-interop", reference_interop));
+    } else {
+        all.push(("redirected-pulls", redirected_pulls));
+        all.push(("pulls-without-redirect", pulls_without_redirect));
     }
     all
 }
@@ -192,6 +202,83 @@ fn reference_interop(cx: &Context<'_>) -> Result {
         cx.dir.join("pulled-from-reference"),
     )?;
     Ok(())
+}
+
+/// The registry's counters: (blob bytes it served itself, blob downloads it redirected).
+fn counters(registry: &RunningRegistry) -> Result<(u64, u64)> {
+    let url = format!("http://{}/metrics", registry.host);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let text =
+        runtime.block_on(async { reqwest::get(&url).await?.error_for_status()?.text().await });
+    let text = text.map_err(|e| format!("{url}: {e}"))?;
+    let counter = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .ok_or_else(|| format!("{name} missing from {url}"))
+    };
+    Ok((
+        counter("registry_blob_bytes_served_total ")?,
+        counter("registry_blob_redirects_total ")?,
+    ))
+}
+
+/// Pulls an image with skopeo and an artifact with oras from `registry`; returns the blob
+/// bytes pulled.
+fn pull_image_and_artifact(cx: &Context<'_>, registry: &RunningRegistry, tag: &str) -> Result<u64> {
+    let dest = format!("docker://{}/e2e/pulled:{tag}", registry.host);
+    skopeo_copy(&cx.image.reference(), &dest, &[])?;
+    let out = cx.dir.join(format!("pulled-{tag}"));
+    pull_and_check(registry, &format!("e2e/pulled:{tag}"), out.clone())?;
+    let mut image_bytes = 0;
+    for entry in std::fs::read_dir(&out).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.file_name().len() == 64 {
+            image_bytes += entry.metadata().map_err(|e| e.to_string())?.len();
+        }
+    }
+    let artifact = 4 * 1024 * 1024 + 9;
+    oras_round_trip(
+        &registry.host,
+        &format!("e2e/artifact:{tag}"),
+        &cx.dir.join(format!("oras-{tag}")),
+        artifact,
+        None,
+    )?;
+    Ok(image_bytes + artifact as u64)
+}
+
+/// With redirects on (the default), skopeo and oras get every blob from the object store:
+/// the registry serves no blob byte itself.
+fn redirected_pulls(cx: &Context<'_>) -> Result {
+    let registry = cx.start("redirected")?;
+    let pulled = pull_image_and_artifact(cx, &registry, "redirected")?;
+    let (served, redirects) = counters(&registry)?;
+    println!(
+        "xtask e2e: redirected pulls of {pulled} blob bytes: {served} served by the registry, {redirects} redirects"
+    );
+    ensure(served == 0, || {
+        format!("the registry served {served} blob bytes itself")
+    })?;
+    ensure(redirects >= 3, || format!("only {redirects} redirects"))
+}
+
+/// With `storage.redirect.disable: true` the same pulls stream through the registry.
+fn pulls_without_redirect(cx: &Context<'_>) -> Result {
+    let registry = cx.start_with("streamed", "  redirect:\n    disable: true\n")?;
+    let pulled = pull_image_and_artifact(cx, &registry, "streamed")?;
+    let (served, redirects) = counters(&registry)?;
+    println!(
+        "xtask e2e: pulls without redirect of {pulled} blob bytes: {served} served by the registry, {redirects} redirects"
+    );
+    ensure(redirects == 0, || {
+        format!("{redirects} redirects although disabled")
+    })?;
+    ensure(served >= pulled, || {
+        format!("the registry served {served} of {pulled} blob bytes")
+    })
 }
 
 /// SHA-256 of a file through `sha256sum`, so xtask needs no hashing crate.

@@ -23,23 +23,17 @@ pub async fn get(
     head: bool,
 ) -> ApiResult {
     let digest = parse_digest(digest)?;
-    if state.redirect.enabled {
-        let method = if head {
-            RedirectMethod::Head
-        } else {
-            RedirectMethod::Get
-        };
-        if let Some((url, _size)) = state
-            .registry
-            .blob_redirect(repo, &digest, method, state.redirect.expiry)
-            .await?
-        {
-            state.stats.add_redirect();
-            return Ok(HttpResponse::TemporaryRedirect()
-                .insert_header((header::LOCATION, url))
-                .insert_header((DOCKER_CONTENT_DIGEST, digest.as_str()))
-                .finish());
-        }
+    let method = if head {
+        RedirectMethod::Head
+    } else {
+        RedirectMethod::Get
+    };
+    if let Some(url) = state.registry.blob_redirect(repo, &digest, method).await? {
+        state.stats.add_redirect();
+        return Ok(HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, url))
+            .insert_header((DOCKER_CONTENT_DIGEST, digest.as_str()))
+            .finish());
     }
 
     let mut response = HttpResponse::Ok();

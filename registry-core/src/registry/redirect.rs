@@ -11,7 +11,35 @@
 //!   options: baseurl: ...`), at `baseurl` + the blob's storage path, unsigned: for a CDN or
 //!   web server in front of the storage root.
 
-use registry_core::storage::StoragePath;
+use std::time::Duration;
+
+use crate::storage::StoragePath;
+
+/// Whether and how blob downloads are redirected to the storage backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectPolicy {
+    /// Not `storage.redirect.disable`.
+    pub enabled: bool,
+    /// Lifetime of presigned URLs.
+    pub expiry: Duration,
+    pub target: RedirectTarget,
+}
+
+impl RedirectPolicy {
+    /// The longest expiry every backend honours (S3 presigned URLs end after 7 days).
+    pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+    pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(20 * 60);
+}
+
+impl Default for RedirectPolicy {
+    fn default() -> Self {
+        RedirectPolicy {
+            enabled: true,
+            expiry: Self::DEFAULT_EXPIRY,
+            target: RedirectTarget::Presigned,
+        }
+    }
+}
 
 /// How redirect URLs are made from presigned ones.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
