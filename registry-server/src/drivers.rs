@@ -7,7 +7,12 @@ use registry_core::storage::{DriverParameters, ParameterError, Storage};
 use crate::config::{ConfigError, StorageConfig};
 
 /// Every driver this codebase has, with the cargo feature that compiles it in.
-pub const KNOWN: &[(&str, &str)] = &[("filesystem", "fs"), ("inmemory", "inmemory")];
+pub const KNOWN: &[(&str, &str)] = &[
+    ("filesystem", "fs"),
+    ("inmemory", "inmemory"),
+    ("s3", "s3"),
+    ("azure", "azure"),
+];
 
 // Unused only in builds without any configurable driver.
 #[allow(dead_code)]
@@ -106,4 +111,21 @@ async fn open_azure(params: &DriverParameters) -> Result<Storage, ConfigError> {
 #[cfg(not(feature = "azure"))]
 async fn open_azure(_: &DriverParameters) -> Result<Storage, ConfigError> {
     Err(not_compiled("azure"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[tokio::test]
+    async fn an_unknown_driver_names_the_known_ones() {
+        let config = Config::from_yaml("storage: {nosuch: {}}", Vec::new()).unwrap();
+        let error = open(&config.storage).await.err().unwrap();
+        assert_eq!(error.key, "storage.nosuch");
+        assert!(
+            error.message.contains("filesystem, inmemory, s3, azure"),
+            "{error}"
+        );
+    }
 }
