@@ -4,6 +4,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
 use super::Registry;
+use super::content_cache::CachedManifest;
 use super::error::{OrMissing, RegistryError, Result};
 use crate::domain::manifest::{ParsedManifest, stored_media_type};
 use crate::domain::{Descriptor, Digest, Reference, RepositoryName, Tag};
@@ -145,19 +146,37 @@ impl Registry {
     ) -> Result<StoredManifest> {
         let digest = self.resolve(repo, reference).await?;
         let unknown = || RegistryError::ManifestUnknown(reference.to_string());
-        if !self
-            .link_points_to(&layout::revision_link(repo, &digest), &digest)
-            .await?
-        {
+        let revision = layout::revision_link(repo, &digest);
+        if let Some(cached) = self.manifests.get(&digest) {
+            // The content is known; whether this repository holds it is asked every time.
+            if !self.link_points_to(&revision, &digest).await? {
+                return Err(unknown());
+            }
+            return Ok(StoredManifest {
+                digest,
+                media_type: cached.media_type,
+                body: cached.body,
+            });
+        }
+        let data = layout::blob_data(&digest);
+        let (linked, body) = futures::join!(
+            self.link_points_to(&revision, &digest),
+            self.storage.get_content(&data)
+        );
+        if !linked? {
             return Err(unknown());
         }
-        let body = self
-            .storage
-            .get_content(&layout::blob_data(&digest))
-            .await
-            .or_missing(unknown)?;
+        let body = body.or_missing(unknown)?;
+        let media_type = stored_media_type(&body);
+        self.manifests.insert(
+            digest.clone(),
+            CachedManifest {
+                media_type: media_type.clone(),
+                body: body.clone(),
+            },
+        );
         Ok(StoredManifest {
-            media_type: stored_media_type(&body),
+            media_type,
             digest,
             body,
         })

@@ -4,6 +4,7 @@
 
 mod blobs;
 mod catalog;
+mod content_cache;
 mod error;
 mod links;
 mod manifests;
@@ -51,17 +52,31 @@ impl Default for RegistrySettings {
 
 /// The registry over one storage driver. Cheap to clone; holds no state of its own, so any
 /// number of instances may serve the same storage.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Registry {
     storage: Storage,
     settings: std::sync::Arc<RegistrySettings>,
+    manifests: std::sync::Arc<content_cache::ContentCache>,
 }
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("storage", &self.storage)
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+/// Memory for manifest bodies read from storage (they are immutable, so always current).
+const MANIFEST_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 impl Registry {
     pub fn new(storage: Storage, settings: RegistrySettings) -> Self {
         Registry {
             storage,
             settings: std::sync::Arc::new(settings),
+            manifests: std::sync::Arc::new(content_cache::ContentCache::new(MANIFEST_CACHE_BYTES)),
         }
     }
 
