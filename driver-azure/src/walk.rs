@@ -5,31 +5,8 @@
 
 use std::future::Future;
 
-use registry_core::storage::walk::walk_order;
+use registry_core::storage::walk::{Position, position, walk_order};
 use registry_core::storage::{FileInfo, Result, StoragePath, WalkControl, WalkFn};
-
-/// Where an entry stands relative to a walk's `start_after` path.
-enum Position {
-    /// Strictly after: visited, and walked into when a directory.
-    After,
-    /// `start_after` itself or one of its ancestors: not visited, but what lies below may be.
-    Enclosing,
-    /// Before, with everything below it.
-    Before,
-}
-
-fn position(entry: &StoragePath, start_after: Option<&StoragePath>) -> Position {
-    let Some(start_after) = start_after else {
-        return Position::After;
-    };
-    if start_after.is_under(entry) {
-        Position::Enclosing
-    } else if walk_order(entry, start_after).is_gt() {
-        Position::After
-    } else {
-        Position::Before
-    }
-}
 
 /// Walks below `root`; `children` lists a directory (`PathNotFound` when it does not exist).
 pub(crate) async fn walk<F, Fut>(

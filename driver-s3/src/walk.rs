@@ -2,9 +2,7 @@
 //! directory. The default walk stats every entry; the listing already carries size and time,
 //! so this saves a request per file.
 
-use std::cmp::Ordering;
-
-use registry_core::storage::walk::walk_order;
+use registry_core::storage::walk::{Position, position, walk_order};
 use registry_core::storage::{FileInfo, Result, StorageError, StoragePath, WalkControl, WalkFn};
 
 use crate::NAME;
@@ -57,29 +55,6 @@ pub(crate) async fn walk(
         }
     }
     Ok(())
-}
-
-/// Where an entry stands relative to the walk's `start_after` (as in the default walk).
-enum Position {
-    /// Strictly after: visited, with what lies below.
-    After,
-    /// `start_after` or one of its ancestors: not visited, but entries below may come after.
-    Enclosing,
-    /// Before, with everything below it.
-    Before,
-}
-
-fn position(entry: &StoragePath, start_after: Option<&StoragePath>) -> Position {
-    let Some(start_after) = start_after else {
-        return Position::After;
-    };
-    if start_after.is_under(entry) {
-        return Position::Enclosing;
-    }
-    match walk_order(entry, start_after) {
-        Ordering::Greater => Position::After,
-        _ => Position::Before,
-    }
 }
 
 /// Sorts siblings so that popping yields them in walk order.

@@ -11,8 +11,9 @@ pub fn walk_order(a: &StoragePath, b: &StoragePath) -> Ordering {
     a.components().cmp(b.components())
 }
 
-/// Where an entry stands relative to a walk's `start_after` path.
-enum Position {
+/// Where an entry stands relative to a walk's `start_after` path. Shared by every walk
+/// implementation, so that all drivers skip alike.
+pub enum Position {
     /// Strictly after: visit it and, for a directory, what lies below.
     After,
     /// An ancestor of `start_after`, or `start_after` itself: not visited, but entries below
@@ -22,7 +23,7 @@ enum Position {
     Before,
 }
 
-fn position(entry: &StoragePath, start_after: Option<&StoragePath>) -> Position {
+pub fn position(entry: &StoragePath, start_after: Option<&StoragePath>) -> Position {
     let Some(start_after) = start_after else {
         return Position::After;
     };
