@@ -36,6 +36,10 @@ struct OpenUpload {
     opened_at: u64,
 }
 
+/// Bytes hashed per task on the blocking pool: hashing a large body then runs beside the
+/// request's thread, which keeps receiving (and the writer keeps writing) meanwhile.
+const HASH_BATCH: usize = 1024 * 1024;
+
 impl OpenUpload {
     /// Writes `body` into the upload and its hash. A failing body leaves the upload
     /// consistent at what was received, so the client can resume.
@@ -44,16 +48,59 @@ impl OpenUpload {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| RegistryError::ClientBody(e.to_string()))?;
-            if chunk.is_empty() {
-                continue;
+        let algorithm = self.hasher.algorithm();
+        let mut hasher = std::mem::replace(&mut self.hasher, DigestHasher::new(algorithm));
+        let mut in_flight: Option<tokio::task::JoinHandle<DigestHasher>> = None;
+        let mut batch: Vec<Bytes> = Vec::new();
+        let mut batched = 0;
+        let writer = &mut self.writer;
+        let received: Result<()> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| RegistryError::ClientBody(e.to_string()))?;
+                if chunk.is_empty() {
+                    continue;
+                }
+                batched += chunk.len();
+                batch.push(chunk.clone());
+                writer.write(chunk).await?;
+                if batched >= HASH_BATCH {
+                    if let Some(task) = in_flight.take() {
+                        hasher = joined(task).await?;
+                    }
+                    let work = std::mem::take(&mut batch);
+                    batched = 0;
+                    let mut next = std::mem::replace(&mut hasher, DigestHasher::new(algorithm));
+                    in_flight = Some(tokio::task::spawn_blocking(move || {
+                        for piece in &work {
+                            next.update(piece);
+                        }
+                        next
+                    }));
+                }
             }
-            self.hasher.update(&chunk);
-            self.writer.write(chunk).await?;
+            Ok(())
         }
-        Ok(())
+        .await;
+        // Whatever happened, the hash must cover exactly what was handed to the writer.
+        if let Some(task) = in_flight.take() {
+            hasher = joined(task).await?;
+        }
+        for piece in &batch {
+            hasher.update(piece);
+        }
+        self.hasher = hasher;
+        received
     }
+}
+
+async fn joined(task: tokio::task::JoinHandle<DigestHasher>) -> Result<DigestHasher> {
+    task.await.map_err(|e| {
+        RegistryError::Storage(crate::storage::StorageError::backend(
+            "registry",
+            "hashing an upload",
+            e,
+        ))
+    })
 }
 
 fn parse_id(id: &str) -> Result<String> {
