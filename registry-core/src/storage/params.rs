@@ -55,11 +55,7 @@ impl DriverParameters {
     pub fn string(&self, key: &str) -> Result<Option<String>, ParameterError> {
         match self.value(key) {
             None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(_) => Err(self.invalid(key, "expected a string")),
+            Some(value) => scalar_text(value).map_err(|m| self.invalid(key, m)),
         }
     }
 
@@ -73,14 +69,9 @@ impl DriverParameters {
     pub fn bool(&self, key: &str, default: bool) -> Result<bool, ParameterError> {
         match self.value(key) {
             None => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" | "on" | "1" => Ok(true),
-                "false" | "no" | "off" | "0" => Ok(false),
-                "" => Ok(default),
-                _ => Err(self.invalid(key, format!("{s:?} is not a boolean"))),
-            },
-            Some(other) => Err(self.invalid(key, format!("{other} is not a boolean"))),
+            Some(value) => scalar_bool(value)
+                .map(|b| b.unwrap_or(default))
+                .map_err(|m| self.invalid(key, m)),
         }
     }
 
@@ -106,6 +97,33 @@ impl DriverParameters {
             Some(Value::Object(map)) => Ok(DriverParameters::new(self.driver, map.clone())),
             Some(_) => Err(self.invalid(key, "expected a mapping")),
         }
+    }
+}
+
+/// A configuration scalar as text: YAML strings, numbers and booleans alike (environment
+/// overrides arrive as strings). `None` for an empty string.
+pub fn scalar_text(value: &Value) -> Result<Option<String>, String> {
+    match value {
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::Bool(b) => Ok(Some(b.to_string())),
+        _ => Err("must be a string".to_owned()),
+    }
+}
+
+/// A configuration scalar as a boolean: YAML booleans, or `true/yes/on/1` and `false/no/off/0`
+/// in any case. `None` for an empty string.
+pub fn scalar_bool(value: &Value) -> Result<Option<bool>, String> {
+    match value {
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(Some(true)),
+            "false" | "no" | "off" | "0" => Ok(Some(false)),
+            "" => Ok(None),
+            _ => Err(format!("{s:?} is not true or false")),
+        },
+        other => Err(format!("{other} is not true or false")),
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use registry_core::storage::DriverParameters;
+use registry_core::storage::params::{scalar_bool, scalar_text};
 use serde_json::{Map, Value};
 
 use tree::STORAGE_SETTINGS;
@@ -427,24 +428,17 @@ impl<'a> Section<'a> {
     fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
         match self.value(key) {
             None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(_) => Err(self.error(key, "must be a string")),
+            Some(value) => scalar_text(value).map_err(|m| self.error(key, m)),
         }
     }
 
     fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
         match self.value(key) {
             None => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" | "on" | "1" => Ok(true),
-                "false" | "no" | "off" | "0" => Ok(false),
-                _ => Err(self.error(key, format!("{s:?} is not true or false"))),
-            },
-            Some(other) => Err(self.error(key, format!("{other} is not true or false"))),
+            // Present but empty is a mistake in this file, not "use the default".
+            Some(value) => scalar_bool(value)
+                .and_then(|b| b.ok_or_else(|| "\"\" is not true or false".to_owned()))
+                .map_err(|m| self.error(key, m)),
         }
     }
 
