@@ -30,9 +30,7 @@ pub async fn dispatch(
         Route::Catalog if method == Method::GET => catalog::list(&req, &state).await,
         Route::Tags(repo) if method == Method::GET => tags::list(&req, &state, &repo).await,
         Route::Manifest(repo, reference) => match method {
-            Method::GET | Method::HEAD => {
-                manifests::get(&req, &state, &repo, &reference, head).await
-            }
+            Method::GET | Method::HEAD => manifests::get(&req, &state, &repo, &reference).await,
             Method::PUT => manifests::put(&req, body, &state, &repo, &reference).await,
             Method::DELETE => manifests::delete(&state, &repo, &reference).await,
             _ => Err(ApiError::MethodNotAllowed),

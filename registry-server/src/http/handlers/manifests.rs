@@ -42,7 +42,6 @@ pub async fn get(
     state: &AppState,
     repo: &RepositoryName,
     reference: &str,
-    head: bool,
 ) -> ApiResult {
     let reference = parse_reference(reference, false)?;
     let manifest = state.registry.get_manifest(repo, &reference).await?;
@@ -69,8 +68,7 @@ pub async fn get(
             .insert_header((header::ETAG, tag))
             .finish());
     }
-    // actix sends no body for HEAD but keeps the length of the body given here.
-    let _ = head;
+    // For HEAD, actix sends no body but keeps the length of the body given here.
     Ok(response.body(manifest.body))
 }
 
