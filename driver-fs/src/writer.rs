@@ -209,7 +209,9 @@ impl FileWriter for FsWriter {
         .await
     }
 
-    async fn cancel(self: Box<Self>) -> Result<()> {
+    async fn cancel(mut self: Box<Self>) -> Result<()> {
+        // Bytes not yet written are dropped, not written and then removed.
+        self.pending.clear();
         self.finish(|cx| {
             remove_if_present(&cx.current)?;
             if let Some(parent) = cx.target.parent() {
