@@ -1,6 +1,7 @@
 //! Azure-specific behaviour, on Azurite: listings past one page, uploads resumed by new driver
 //! instances and the private blobs behind them, SAS URLs fetched by a plain HTTP client, and
 //! startup checks. Each test works below its own root directory and removes it.
+mod common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,11 +13,12 @@ use azure_storage_blobs::prelude::{ClientBuilder, ContainerClient};
 use bytes::Bytes;
 use driver_azure::{AzureConfig, AzureDriver};
 use futures::{StreamExt, TryStreamExt};
-use registry_core::storage::contract::emulator_env;
 use registry_core::storage::walk::walk_order;
 use registry_core::storage::{RedirectMethod, Storage, StorageError, StoragePath, WalkControl};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, RANGE};
+
+use common::Azurite;
 
 const MIB: usize = 1024 * 1024;
 
@@ -31,16 +33,12 @@ struct TestBed {
 
 impl TestBed {
     fn new() -> Option<TestBed> {
-        let env = emulator_env(
-            "azure",
-            &[
-                "REGISTRY_TEST_AZURE_SERVICE_URL",
-                "REGISTRY_TEST_AZURE_ACCOUNT",
-                "REGISTRY_TEST_AZURE_KEY",
-                "REGISTRY_TEST_AZURE_CONTAINER",
-            ],
-        )?;
-        let [service_url, account, key, container] = <[String; 4]>::try_from(env).ok()?;
+        let Azurite {
+            service_url,
+            account,
+            key,
+            container,
+        } = Azurite::from_env()?;
         Some(TestBed {
             service_url,
             account,

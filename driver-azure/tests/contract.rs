@@ -1,24 +1,24 @@
 //! The storage-driver contract, run against Azurite (started by `cargo xtask test` or
 //! `cargo xtask emulators`, which export the `REGISTRY_TEST_AZURE_*` variables).
 
+mod common;
+
 use std::sync::Arc;
 
 use driver_azure::{AzureConfig, AzureDriver};
-use registry_core::storage::contract::{Harness, emulator_env};
+use registry_core::storage::contract::Harness;
 use registry_core::storage::{DriverParameters, Storage};
 use serde_json::json;
 
+use common::Azurite;
+
 async fn open() -> Option<Harness> {
-    let env = emulator_env(
-        "azure",
-        &[
-            "REGISTRY_TEST_AZURE_SERVICE_URL",
-            "REGISTRY_TEST_AZURE_ACCOUNT",
-            "REGISTRY_TEST_AZURE_KEY",
-            "REGISTRY_TEST_AZURE_CONTAINER",
-        ],
-    )?;
-    let [service_url, account, key, container] = <[String; 4]>::try_from(env).ok()?;
+    let Azurite {
+        service_url,
+        account,
+        key,
+        container,
+    } = Azurite::from_env()?;
     // Through the same parameters an operator writes, with a root directory, so the suite also
     // covers the mapping below it.
     let params = json!({

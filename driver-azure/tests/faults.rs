@@ -1,6 +1,7 @@
 //! Failures between the driver and the service, injected by a small TCP proxy in front of
 //! Azurite: throttling and server errors must be retried, and a download cut mid-body must
 //! resume where it broke.
+mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,9 +11,10 @@ use bytes::Bytes;
 use driver_azure::{AzureConfig, AzureDriver};
 use futures::TryStreamExt;
 use registry_core::storage::Storage;
-use registry_core::storage::contract::emulator_env;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use common::Azurite;
 
 /// What the proxy does with one client connection.
 #[derive(Debug, Clone, Copy)]
@@ -117,16 +119,12 @@ async fn serve(
 
 /// Azurite's address and a configuration for it, with a root directory of the test's own.
 fn azurite() -> Option<(SocketAddr, AzureConfig)> {
-    let env = emulator_env(
-        "azure",
-        &[
-            "REGISTRY_TEST_AZURE_SERVICE_URL",
-            "REGISTRY_TEST_AZURE_ACCOUNT",
-            "REGISTRY_TEST_AZURE_KEY",
-            "REGISTRY_TEST_AZURE_CONTAINER",
-        ],
-    )?;
-    let [service_url, account, key, container] = <[String; 4]>::try_from(env).ok()?;
+    let Azurite {
+        service_url,
+        account,
+        key,
+        container,
+    } = Azurite::from_env()?;
     let url: reqwest::Url = service_url.parse().expect("service URL");
     let address = url
         .socket_addrs(|| None)
