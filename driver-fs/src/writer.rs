@@ -1,10 +1,10 @@
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use registry_core::storage::{FileWriter, Result, StorageError, StoragePath};
 
 use crate::blocking::Pending;
@@ -14,6 +14,9 @@ use crate::names::{io_error, parked, private_temp};
 
 /// Bytes gathered before one blocking write: small client chunks cost one syscall per 2 MiB.
 const FLUSH_AT: usize = 2 * 1024 * 1024;
+
+/// Most slices per `writev` call (the kernel's `IOV_MAX` is 1024).
+const MAX_SLICES: usize = 1024;
 
 /// A writer to one path. It writes into either its own temporary file (a new write) or the
 /// parked progress of an earlier writer (a resumed one); `commit` renames that file over the
@@ -26,7 +29,10 @@ pub(crate) struct FsWriter {
     file: Arc<File>,
     /// True while `current` is this writer's own temporary file, which nobody else will find.
     private: bool,
-    pending: BytesMut,
+    /// Chunks not yet written, kept as received: one vectored write takes them all, so they
+    /// are never copied into a buffer of ours first.
+    pending: Vec<Bytes>,
+    pending_bytes: usize,
     /// The previous write, still running: one write overlaps the caller's next chunk.
     in_flight: Option<Pending<()>>,
     size: u64,
@@ -53,7 +59,8 @@ impl FsWriter {
             current,
             file: Arc::new(file),
             private,
-            pending: BytesMut::new(),
+            pending: Vec::new(),
+            pending_bytes: 0,
             in_flight: None,
             size,
             finished: false,
@@ -63,8 +70,7 @@ impl FsWriter {
     /// Writes what is pending and waits for every write to land.
     async fn flush(&mut self) -> Result<()> {
         if !self.pending.is_empty() {
-            let data = self.pending.split().freeze();
-            self.write_out(data).await?;
+            self.write_out().await?;
         }
         self.settle().await
     }
@@ -77,18 +83,18 @@ impl FsWriter {
         }
     }
 
-    /// Starts writing `data` once the previous write finished, without waiting for it.
-    async fn write_out(&mut self, data: Bytes) -> Result<()> {
+    /// Starts writing the pending chunks once the previous write finished, without waiting.
+    async fn write_out(&mut self) -> Result<()> {
         self.settle().await?;
+        let chunks = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         let file = Arc::clone(&self.file);
         let path = self.path.clone();
         let write = self
             .shared
             .pool
             .start(move || {
-                (&*file)
-                    .write_all(&data)
-                    .map_err(|e| io_error(&path, "writing", e))
+                write_all_vectored(&file, &chunks).map_err(|e| io_error(&path, "writing", e))
             })
             .await?;
         self.in_flight = Some(write);
@@ -115,6 +121,23 @@ impl FsWriter {
             .run(move || step(&context).map_err(|e| io_error(&path, "finishing write of", e)))
             .await
     }
+}
+
+/// Writes every chunk, in order, with as few `writev` calls as the kernel allows.
+fn write_all_vectored(mut file: &File, chunks: &[Bytes]) -> io::Result<()> {
+    for group in chunks.chunks(MAX_SLICES) {
+        let mut slices: Vec<IoSlice<'_>> = group.iter().map(|c| IoSlice::new(c)).collect();
+        let mut remaining = &mut slices[..];
+        while !remaining.is_empty() {
+            match file.write_vectored(remaining) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => IoSlice::advance_slices(&mut remaining, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Opens the file a writer writes into; returns it with its size and whether it is private.
@@ -181,14 +204,14 @@ impl FileWriter for FsWriter {
                 "writer already finished",
             ));
         }
-        self.size += data.len() as u64;
-        if self.pending.is_empty() && data.len() >= FLUSH_AT {
-            return self.write_out(data).await;
+        if data.is_empty() {
+            return Ok(());
         }
-        self.pending.extend_from_slice(&data);
-        if self.pending.len() >= FLUSH_AT {
-            let data = self.pending.split().freeze();
-            self.write_out(data).await?;
+        self.size += data.len() as u64;
+        self.pending_bytes += data.len();
+        self.pending.push(data);
+        if self.pending_bytes >= FLUSH_AT || self.pending.len() >= MAX_SLICES {
+            self.write_out().await?;
         }
         Ok(())
     }
@@ -212,6 +235,7 @@ impl FileWriter for FsWriter {
     async fn cancel(mut self: Box<Self>) -> Result<()> {
         // Bytes not yet written are dropped, not written and then removed.
         self.pending.clear();
+        self.pending_bytes = 0;
         self.finish(|cx| {
             remove_if_present(&cx.current)?;
             if let Some(parent) = cx.target.parent() {
