@@ -1,6 +1,5 @@
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -11,16 +10,15 @@ use registry_core::storage::{
     ByteStream, FileInfo, FileWriter, Result, StorageDriver, StorageError, StoragePath,
 };
 
-use crate::blocking::{BlockingPool, Pending};
+use crate::blocking::BlockingPool;
+use crate::cached::{CachedOps, INLINE_READ_LIMIT};
 use crate::config::FsConfig;
 use crate::files::{create_new, prune_empty_dirs, remove_if_present, rename_into_place, sync_dir};
 use crate::names::{io_error, is_content, on_disk, parked, private_temp};
+use crate::reader;
 use crate::writer::FsWriter;
 
 pub(crate) const NAME: &str = "filesystem";
-
-/// Bytes per blocking read of a reader stream.
-const READ_CHUNK: usize = 512 * 1024;
 
 /// The filesystem driver. Cheap to clone.
 #[derive(Clone)]
@@ -32,6 +30,7 @@ pub(crate) struct Shared {
     pub(crate) root: PathBuf,
     pub(crate) pool: BlockingPool,
     pub(crate) fsync: bool,
+    pub(crate) cached: CachedOps,
 }
 
 impl FsDriver {
@@ -47,11 +46,13 @@ impl FsDriver {
                 e,
             )
         })?;
+        let cached = CachedOps::new(&config.root_directory);
         Ok(FsDriver {
             shared: Arc::new(Shared {
                 root: config.root_directory,
                 pool: BlockingPool::new(config.max_threads),
                 fsync: config.fsync,
+                cached,
             }),
         })
     }
@@ -65,29 +66,25 @@ impl FsDriver {
     }
 }
 
-/// Reads a file in chunks on the blocking pool.
-#[derive(Clone)]
-struct ChunkReader {
-    pool: BlockingPool,
-    file: Arc<File>,
-    path: StoragePath,
+/// A whole file's content; a directory is not content.
+fn content(path: &StoragePath, read: std::io::Result<Vec<u8>>) -> Result<Bytes> {
+    match read {
+        Ok(data) => Ok(Bytes::from(data)),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+            Err(StorageError::not_found(NAME, path))
+        }
+        Err(e) => Err(io_error(path, "reading", e)),
+    }
 }
 
-impl ChunkReader {
-    async fn start(&self, position: u64) -> Result<Pending<Vec<u8>>> {
-        let file = Arc::clone(&self.file);
-        let path = self.path.clone();
-        self.pool
-            .start(move || {
-                let mut buf = vec![0u8; READ_CHUNK];
-                let n = file
-                    .read_at(&mut buf, position)
-                    .map_err(|e| io_error(&path, "reading", e))?;
-                buf.truncate(n);
-                Ok(buf)
-            })
-            .await
-    }
+fn file_info(path: StoragePath, meta: std::io::Result<fs::Metadata>) -> Result<FileInfo> {
+    let meta = meta.map_err(|e| io_error(&path, "stat", e))?;
+    Ok(FileInfo {
+        size: if meta.is_dir() { 0 } else { meta.len() },
+        mod_time: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        is_dir: meta.is_dir(),
+        path,
+    })
 }
 
 #[async_trait]
@@ -98,16 +95,13 @@ impl StorageDriver for FsDriver {
 
     async fn get_content(&self, path: &StoragePath) -> Result<Bytes> {
         let full = self.full(path);
+        if let Some(read) = self.shared.cached.read(&full, INLINE_READ_LIMIT) {
+            return content(path, read);
+        }
         let path = path.clone();
         self.shared
             .pool
-            .run(move || match fs::read(&full) {
-                Ok(data) => Ok(Bytes::from(data)),
-                Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
-                    Err(StorageError::not_found(NAME, &path))
-                }
-                Err(e) => Err(io_error(&path, "reading", e)),
-            })
+            .run(move || content(&path, fs::read(&full)))
             .await
     }
 
@@ -159,32 +153,12 @@ impl StorageDriver for FsDriver {
         if offset > size {
             return Err(StorageError::invalid_offset(NAME, path, offset as i64));
         }
-        let chunks = ChunkReader {
-            pool: self.shared.pool.clone(),
+        Ok(reader::chunks(
+            self.shared.pool.clone(),
             file,
-            path: path.clone(),
-        };
-        // One read is always in flight ahead of the consumer, so disk and network overlap.
-        let stream = futures::stream::try_unfold(
-            (offset, None::<Pending<Vec<u8>>>),
-            move |(position, ahead)| {
-                let chunks = chunks.clone();
-                async move {
-                    let current = match ahead {
-                        Some(read) => read,
-                        None => chunks.start(position).await?,
-                    };
-                    let chunk = current.wait().await?;
-                    if chunk.is_empty() {
-                        return Ok(None);
-                    }
-                    let next = position + chunk.len() as u64;
-                    let ahead = chunks.start(next).await?;
-                    Ok(Some((Bytes::from(chunk), (next, Some(ahead)))))
-                }
-            },
-        );
-        Ok(Box::pin(stream))
+            path.clone(),
+            offset,
+        ))
     }
 
     async fn writer(&self, path: &StoragePath, append: bool) -> Result<Box<dyn FileWriter>> {
@@ -193,18 +167,13 @@ impl StorageDriver for FsDriver {
 
     async fn stat(&self, path: &StoragePath) -> Result<FileInfo> {
         let full = self.full(path);
+        if let Some(meta) = self.shared.cached.metadata(&full) {
+            return file_info(path.clone(), meta);
+        }
         let path = path.clone();
         self.shared
             .pool
-            .run(move || {
-                let meta = fs::metadata(&full).map_err(|e| io_error(&path, "stat", e))?;
-                Ok(FileInfo {
-                    size: if meta.is_dir() { 0 } else { meta.len() },
-                    mod_time: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                    is_dir: meta.is_dir(),
-                    path,
-                })
-            })
+            .run(move || file_info(path, fs::metadata(&full)))
             .await
     }
 

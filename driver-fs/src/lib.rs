@@ -9,10 +9,12 @@
 //! - Blocking file I/O runs on tokio's blocking pool, at most `maxthreads` operations at once.
 
 mod blocking;
+mod cached;
 mod config;
 mod driver;
 mod files;
 mod names;
+mod reader;
 mod writer;
 
 pub use config::FsConfig;
