@@ -82,8 +82,12 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let workers = config.http.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
         tracing::info!(
             addr = %config.http.addr,
+            workers,
             driver = config.storage.driver.as_str(),
             delete = config.storage.delete_enabled,
             read_only = config.storage.read_only,
@@ -91,7 +95,7 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             version = env!("CARGO_PKG_VERSION"),
             "registry listening"
         );
-        let server = match crate::http::serve(state, listener, None) {
+        let server = match crate::http::serve(state, listener, Some(workers)) {
             Ok(server) => server,
             Err(e) => {
                 eprintln!("registry: cannot start the HTTP server: {e}");

@@ -76,6 +76,9 @@ pub struct HttpConfig {
     /// `http.secret`: accepted for compatibility; upload state lives in storage, so nothing
     /// needs signing.
     pub secret: Option<String>,
+    /// `http.workers` (this registry's own key): HTTP worker threads; by default one per CPU
+    /// this process may use.
+    pub workers: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +171,7 @@ impl Config {
                 "headers",
                 "relativeurls",
                 "draintimeout",
+                "workers",
             ],
             &mut ignored,
         );
@@ -212,6 +216,10 @@ impl Config {
                 host,
                 prefix,
                 secret: http.string("secret")?,
+                workers: match http.value("workers") {
+                    Some(_) => Some(http.count("workers", 1)?),
+                    None => None,
+                },
             },
             catalog_max_entries,
             max_manifest_bytes,

@@ -23,6 +23,20 @@ fn the_embedded_default_is_a_local_filesystem_registry() {
     assert!(config.storage.delete_enabled);
     assert!(config.storage.redirect.enabled);
     assert_eq!(config.storage.redirect.expiry, Duration::from_secs(1200));
+    assert_eq!(config.http.workers, None);
+}
+
+#[test]
+fn http_workers_is_set_by_file_or_environment() {
+    let config =
+        Config::from_yaml("storage: {inmemory: {}}\nhttp: {workers: 3}", env(&[])).unwrap();
+    assert_eq!(config.http.workers, Some(3));
+    let config = Config::from_yaml(
+        "storage: {inmemory: {}}",
+        env(&[("REGISTRY_HTTP_WORKERS", "1")]),
+    )
+    .unwrap();
+    assert_eq!(config.http.workers, Some(1));
 }
 
 #[test]
@@ -127,6 +141,10 @@ fn bad_values_name_their_key() {
         (
             "storage: {inmemory: {}}\ncatalog: {maxentries: -1}",
             "catalog.maxentries",
+        ),
+        (
+            "storage: {inmemory: {}}\nhttp: {workers: 0}",
+            "http.workers",
         ),
         (
             "storage: {inmemory: {}, redirect: {expiry: soon}}",
