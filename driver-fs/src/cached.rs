@@ -21,6 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Largest file read inline: bigger ones go to the pool even when cached.
 pub(crate) const INLINE_READ_LIMIT: u64 = 256 * 1024;
 
+/// The first read's buffer: links and most manifests fit.
+const FIRST_READ: usize = 4096;
+
 /// How the root's filesystem takes inline work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Filesystem {
@@ -82,21 +85,18 @@ impl CachedOps {
             Ok(file) => file,
             Err(e) => return Some(Err(e)),
         };
-        let meta = match file.metadata() {
-            Ok(meta) => meta,
-            Err(e) => return Some(Err(e)),
-        };
-        if meta.is_dir() {
-            return Some(Err(io::Error::from(io::ErrorKind::IsADirectory)));
-        }
-        if meta.len() > limit {
-            return None;
-        }
-        // One byte of room beyond the size: filling it means the file grew, and the pool's
-        // read-to-end takes over.
-        let mut data = vec![0u8; meta.len() as usize + 1];
+        // Read to the end without a stat first: most files here are links of 71 bytes. A
+        // directory answers EISDIR; past `limit` the pool's read takes over.
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut data = vec![0u8; FIRST_READ.min(limit.saturating_add(1))];
         let mut filled = 0;
-        while filled < data.len() {
+        loop {
+            if filled == data.len() {
+                if filled > limit {
+                    return None;
+                }
+                data.resize(data.len().saturating_mul(2).min(limit.saturating_add(1)), 0);
+            }
             match self.read_at_nowait(&file, &mut data[filled..], filled as u64)? {
                 Ok(0) => {
                     data.truncate(filled);
@@ -106,7 +106,6 @@ impl CachedOps {
                 Err(e) => return Some(Err(e)),
             }
         }
-        None
     }
 }
 
@@ -272,5 +271,33 @@ mod tests {
         std::fs::write(&file, vec![1u8; 4096]).unwrap();
         let ops = CachedOps::new(dir.path());
         assert!(ops.read(&file, 1024).is_none());
+        assert!(ops.read(&file, 4095).is_none());
+    }
+
+    #[test]
+    fn files_larger_than_the_first_read_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = CachedOps::new(dir.path());
+        if ops.filesystem() == Filesystem::Other {
+            eprintln!("skipping: the temporary directory is not on tmpfs, ext4, xfs or btrfs");
+            return;
+        }
+        for size in [
+            0,
+            1,
+            FIRST_READ - 1,
+            FIRST_READ,
+            FIRST_READ + 1,
+            3 * FIRST_READ + 7,
+        ] {
+            let file = dir.path().join(format!("f{size}"));
+            let content: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&file, &content).unwrap();
+            assert_eq!(
+                ops.read(&file, size as u64).unwrap().unwrap(),
+                content,
+                "{size} bytes"
+            );
+        }
     }
 }
