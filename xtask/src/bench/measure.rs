@@ -33,3 +33,53 @@ pub fn median(values: &mut [f64]) -> f64 {
         (values[mid - 1] + values[mid]) / 2.0
     }
 }
+
+/// Clock ticks per second of `/proc/*/stat` times (`USER_HZ`, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// Fields 14.. of `/proc/<pid>/stat` (after the command name, which may hold spaces).
+fn stat_fields(pid: &str) -> Option<Vec<u64>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &text[text.rfind(')')? + 2..];
+    // after_name starts at field 3 (state); keep the numeric ones from field 4 on.
+    Some(
+        after_name
+            .split_whitespace()
+            .skip(1)
+            .map(|f| f.parse::<i64>().map_or(0, |v| v.max(0) as u64))
+            .collect(),
+    )
+}
+
+/// CPU seconds (user + system, all threads) a process has used so far.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let fields = stat_fields(&pid.to_string())?;
+    // utime and stime are fields 14 and 15, i.e. indexes 10 and 11 from field 4.
+    Some((fields.get(10)? + fields.get(11)?) as f64 / TICKS_PER_SECOND)
+}
+
+/// CPU seconds used by this process, and by its children that have been waited for.
+pub fn own_cpu_seconds() -> Option<(f64, f64)> {
+    let fields = stat_fields("self")?;
+    let own = (fields.get(10)? + fields.get(11)?) as f64 / TICKS_PER_SECOND;
+    let children = (fields.get(12)? + fields.get(13)?) as f64 / TICKS_PER_SECOND;
+    Some((own, children))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_cpu_time_of_this_process() {
+        let before = super::own_cpu_seconds().unwrap();
+        let mut x = 0u64;
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_millis(150) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        std::hint::black_box(x);
+        let after = super::own_cpu_seconds().unwrap();
+        assert!(after.0 - before.0 >= 0.05, "{before:?} -> {after:?}");
+        let pid = std::process::id();
+        assert!(super::cpu_seconds(pid).unwrap() >= after.0 - 0.02);
+    }
+}

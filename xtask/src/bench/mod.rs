@@ -60,7 +60,8 @@ pub fn run(options: &Options) -> Result {
         .build()
         .map_err(|e| e.to_string())?;
 
-    let limits = runtime.block_on(scenarios::limits(&work, options))?;
+    let limits = scenarios::sha256_limit(options);
+    let nginx = scenarios::Nginx::start(&work)?;
     let mut rounds: BTreeMap<Target, Vec<Round>> = BTreeMap::new();
     for round in 0..options.rounds {
         for target in [Target::Ours, Target::Reference] {
@@ -70,11 +71,13 @@ pub fn run(options: &Options) -> Result {
                 options.rounds
             );
             let dir = work.join(format!("{target:?}-{round}"));
-            let figures = runtime.block_on(scenarios::round(target, &binary, &dir, options))?;
+            let figures =
+                runtime.block_on(scenarios::round(target, &binary, &dir, &nginx, options))?;
             rounds.entry(target).or_default().push(figures);
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+    drop(nginx);
     let table = report::Report::new(rounds, limits, options.rounds, &work);
     let _ = std::fs::remove_dir_all(&work);
     println!("{}", table.markdown_table());

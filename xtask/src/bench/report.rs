@@ -30,7 +30,55 @@ const ROWS: &[(&str, &str, &str, bool)] = &[
     ("blob_head_rps", "blob HEAD, 50 connections", "req/s", true),
     ("blob_head_p50_ms", "  p50 latency", "ms", false),
     ("blob_head_p99_ms", "  p99 latency", "ms", false),
+    (
+        "nginx_static_rps",
+        "nginx sendfile of the manifest's file, in turn",
+        "req/s",
+        true,
+    ),
+    ("nginx_static_p50_ms", "  p50 latency", "ms", false),
+    ("nginx_static_p99_ms", "  p99 latency", "ms", false),
+    (
+        "manifest_by_tag_1core_rps",
+        "manifest GET by tag, server on one core",
+        "req/s",
+        true,
+    ),
+    ("manifest_by_tag_1core_p50_ms", "  p50 latency", "ms", false),
+    ("manifest_by_tag_1core_p99_ms", "  p99 latency", "ms", false),
+    (
+        "manifest_by_digest_1core_rps",
+        "manifest GET by digest, server on one core",
+        "req/s",
+        true,
+    ),
+    (
+        "manifest_by_digest_1core_p50_ms",
+        "  p50 latency",
+        "ms",
+        false,
+    ),
+    (
+        "manifest_by_digest_1core_p99_ms",
+        "  p99 latency",
+        "ms",
+        false,
+    ),
+    (
+        "blob_head_1core_rps",
+        "blob HEAD, server on one core",
+        "req/s",
+        true,
+    ),
+    ("blob_head_1core_p50_ms", "  p50 latency", "ms", false),
+    ("blob_head_1core_p99_ms", "  p99 latency", "ms", false),
     ("pull_mbps", "blob pull (one large blob)", "MB/s", true),
+    (
+        "nginx_pull_mbps",
+        "  nginx sendfile, same file, in turn",
+        "MB/s",
+        true,
+    ),
     (
         "push_monolithic_mbps",
         "monolithic push (one large blob)",
@@ -63,6 +111,43 @@ const ROWS: &[(&str, &str, &str, bool)] = &[
         false,
     ),
     ("startup_ms", "start to first 200 on /v2/", "ms", false),
+];
+
+/// CPU time per operation: metric, label, unit.
+const CPU_ROWS: &[(&str, &str, &str)] = &[
+    (
+        "manifest_by_tag_server_cpu_us",
+        "manifest GET by tag: registry, per request",
+        "µs",
+    ),
+    (
+        "manifest_by_tag_client_cpu_us",
+        "manifest GET by tag: hey, per request",
+        "µs",
+    ),
+    (
+        "manifest_by_digest_server_cpu_us",
+        "manifest GET by digest: registry, per request",
+        "µs",
+    ),
+    (
+        "blob_head_server_cpu_us",
+        "blob HEAD: registry, per request",
+        "µs",
+    ),
+    (
+        "push_monolithic_server_cpu_s",
+        "monolithic push: registry",
+        "s",
+    ),
+    (
+        "push_monolithic_client_cpu_s",
+        "monolithic push: client",
+        "s",
+    ),
+    ("push_chunked_server_cpu_s", "chunked push: registry", "s"),
+    ("push_chunked_client_cpu_s", "chunked push: client", "s"),
+    ("pull_server_cpu_s", "pull: registry", "s"),
 ];
 
 #[derive(serde::Serialize)]
@@ -104,6 +189,11 @@ impl Report {
         }
     }
 
+    /// The large blob's size in MB, as the limits recorded it.
+    fn raw_size_mb(&self) -> Option<f64> {
+        self.limits.get("blob_mb").copied()
+    }
+
     fn value(&self, target: Target, metric: &str) -> Option<f64> {
         self.medians.get(&target)?.get(metric).copied()
     }
@@ -125,15 +215,27 @@ impl Report {
                 fmt(reference)
             ));
         }
+        out.push_str(
+            "\nCPU time (user + system, all threads) per operation; pushes and pulls move one \
+             large blob:\n\n| CPU time | unit | ours | reference |\n|---|---|---:|---:|\n",
+        );
+        for (metric, label, unit) in CPU_ROWS {
+            out.push_str(&format!(
+                "| {label} | {unit} | {} | {} |\n",
+                fmt(self.value(Target::Ours, metric)),
+                fmt(self.value(Target::Reference, metric))
+            ));
+        }
         out.push_str("\nLimits on this machine:\n\n| limit | MB/s | ours as share of it |\n|---|---:|---:|\n");
         let share = |ours: Option<f64>, limit: Option<f64>| match (ours, limit) {
             (Some(o), Some(l)) if l > 0.0 => format!("{:.0}%", 100.0 * o / l),
             _ => "-".into(),
         };
         let sha = self.limits.get("sha256_limit_mbps").copied();
-        let nginx = self.limits.get("nginx_sendfile_pull_mbps").copied();
+        // nginx's pulls taken in turn with ours, of the file our registry stored.
+        let nginx = self.value(Target::Ours, "nginx_pull_mbps");
         out.push_str(&format!(
-            "| nginx sendfile, same file (pull limit) | {} | {} |\n",
+            "| nginx sendfile, same file, in turn with our pulls (pull limit) | {} | {} |\n",
             fmt(nginx),
             share(self.value(Target::Ours, "pull_mbps"), nginx)
         ));
@@ -142,6 +244,35 @@ impl Report {
             fmt(sha),
             share(self.value(Target::Ours, "push_monolithic_mbps"), sha),
             share(self.value(Target::Ours, "push_chunked_mbps"), sha)
+        ));
+        // What both cores could do at the CPU cost measured: a push cannot be faster than the
+        // registry's and the client's CPU time spread over all cores.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let size_mb = self.raw_size_mb();
+        let floor = |kind: &str| {
+            let server = self.value(Target::Ours, &format!("push_{kind}_server_cpu_s"))?;
+            let client = self.value(Target::Ours, &format!("push_{kind}_client_cpu_s"))?;
+            Some(size_mb? / ((server + client) / cores))
+        };
+        let (mono, chunked) = (floor("monolithic"), floor("chunked"));
+        out.push_str(&format!(
+            "| all cores busy at the measured CPU cost of a push (monolithic / chunked) | {} / {} | {} / {} |\n",
+            fmt(mono),
+            fmt(chunked),
+            share(self.value(Target::Ours, "push_monolithic_mbps"), mono),
+            share(self.value(Target::Ours, "push_chunked_mbps"), chunked)
+        ));
+        // A registry that did nothing but hash: the hash and the client's measured CPU still
+        // share the cores.
+        let hash_only = (|| {
+            let hash_s = size_mb? / sha?;
+            let client = self.value(Target::Ours, "push_monolithic_client_cpu_s")?;
+            Some((size_mb? / ((hash_s + client) / cores)).min(sha?))
+        })();
+        out.push_str(&format!(
+            "| a registry that only hashed, beside the client's measured CPU (monolithic) | {} | {} |\n",
+            fmt(hash_only),
+            share(self.value(Target::Ours, "push_monolithic_mbps"), hash_only)
         ));
         out
     }
@@ -160,7 +291,9 @@ impl Report {
              registry (CNCF Distribution 2.8, Debian `docker-registry`), one after the other on the same \
              machine, each on filesystem storage in a fresh temporary directory, driven by the same \
              clients (`hey` for request rates, a Rust client for pushes and pulls). Medians of {} rounds. \
-             Raw numbers: `benchmarks.json`.\n\n## Machine\n\n{machine}\n## Results\n\n{}",
+             The \"server on one core\" rows run a second instance over the same storage with one worker \
+             thread (ours, `http.workers: 1`) or `GOMAXPROCS=1` (the reference), the other core left to \
+             `hey`. Raw numbers: `benchmarks.json`.\n\n## Machine\n\n{machine}\n## Results\n\n{}",
             self.rounds,
             self.markdown_table()
         );

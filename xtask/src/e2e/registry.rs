@@ -107,6 +107,17 @@ pub fn start_ours(
     storage: &str,
     extra: &str,
 ) -> Result<RunningRegistry> {
+    start_ours_with_env(binary, dir, storage, extra, &[])
+}
+
+/// `start_ours` with extra environment variables (`REGISTRY_...` overrides).
+pub fn start_ours_with_env(
+    binary: &Path,
+    dir: &Path,
+    storage: &str,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> Result<RunningRegistry> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let port = free_port()?;
     let config = dir.join("config.yml");
@@ -120,6 +131,7 @@ pub fn start_ours(
         Command::new(binary)
             .arg("serve")
             .arg(&config)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log),
     )?;
@@ -133,6 +145,15 @@ pub fn start_ours(
 
 /// Starts the reference registry (CNCF Distribution 2.8) on a filesystem root.
 pub fn start_reference(root: &Path, dir: &Path) -> Result<RunningRegistry> {
+    start_reference_with_env(root, dir, &[])
+}
+
+/// `start_reference` with extra environment variables (`GOMAXPROCS`, ...).
+pub fn start_reference_with_env(
+    root: &Path,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<RunningRegistry> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let port = free_port()?;
     let config = dir.join("reference.yml");
@@ -149,6 +170,7 @@ pub fn start_reference(root: &Path, dir: &Path) -> Result<RunningRegistry> {
             .arg(&config)
             // Its S3 driver panics on start-up when this is set, even for filesystem storage.
             .env_remove("AWS_CA_BUNDLE")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log),
     )?;
