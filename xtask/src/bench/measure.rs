@@ -51,19 +51,26 @@ fn stat_fields(pid: &str) -> Option<Vec<u64>> {
     )
 }
 
-/// CPU seconds (user + system, all threads) a process has used so far.
-pub fn cpu_seconds(pid: u32) -> Option<f64> {
-    let fields = stat_fields(&pid.to_string())?;
-    // utime and stime are fields 14 and 15, i.e. indexes 10 and 11 from field 4.
-    Some((fields.get(10)? + fields.get(11)?) as f64 / TICKS_PER_SECOND)
+/// CPU seconds of `pid` (`self` for this process): its own, and those of its children that
+/// have been waited for. User + system time of all threads.
+fn cpu_of(pid: &str) -> crate::process::Result<(f64, f64)> {
+    let seconds = |fields: &[u64], at: usize| -> Option<f64> {
+        Some((fields.get(at)? + fields.get(at + 1)?) as f64 / TICKS_PER_SECOND)
+    };
+    // utime, stime, cutime, cstime are fields 14 to 17: indexes 10 to 13 from field 4.
+    stat_fields(pid)
+        .and_then(|fields| Some((seconds(&fields, 10)?, seconds(&fields, 12)?)))
+        .ok_or_else(|| format!("cannot read the CPU time of process {pid}"))
+}
+
+/// CPU seconds a process has used so far.
+pub fn cpu_seconds(pid: u32) -> crate::process::Result<f64> {
+    Ok(cpu_of(&pid.to_string())?.0)
 }
 
 /// CPU seconds used by this process, and by its children that have been waited for.
-pub fn own_cpu_seconds() -> Option<(f64, f64)> {
-    let fields = stat_fields("self")?;
-    let own = (fields.get(10)? + fields.get(11)?) as f64 / TICKS_PER_SECOND;
-    let children = (fields.get(12)? + fields.get(13)?) as f64 / TICKS_PER_SECOND;
-    Some((own, children))
+pub fn own_cpu_seconds() -> crate::process::Result<(f64, f64)> {
+    cpu_of("self")
 }
 
 #[cfg(test)]

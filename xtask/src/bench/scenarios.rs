@@ -206,12 +206,11 @@ fn loads(
             None,
         ),
     ] {
-        let server_before = cpu_seconds(registry.pid()).ok_or("cannot read the registry's CPU")?;
-        let (_, hey_before) = own_cpu_seconds().ok_or("cannot read this process's CPU")?;
+        let server_before = cpu_seconds(registry.pid())?;
+        let (_, hey_before) = own_cpu_seconds()?;
         let result = hey(&url, method, accept, CONCURRENCY, seconds)?;
-        let server =
-            cpu_seconds(registry.pid()).ok_or("cannot read the registry's CPU")? - server_before;
-        let (_, hey_after) = own_cpu_seconds().ok_or("cannot read this process's CPU")?;
+        let server = cpu_seconds(registry.pid())? - server_before;
+        let (_, hey_after) = own_cpu_seconds()?;
         let requests = result.requests_per_second * seconds as f64;
         figures.insert(format!("{name}{suffix}_rps"), result.requests_per_second);
         figures.insert(format!("{name}{suffix}_p50_ms"), result.p50_ms);
@@ -234,12 +233,11 @@ async fn measured_push<F>(registry: &RunningRegistry, size: usize, push: F) -> R
 where
     F: std::future::Future<Output = Result<Duration>>,
 {
-    let server_before = cpu_seconds(registry.pid()).ok_or("cannot read the registry's CPU")?;
-    let (client_before, _) = own_cpu_seconds().ok_or("cannot read this process's CPU")?;
+    let server_before = cpu_seconds(registry.pid())?;
+    let (client_before, _) = own_cpu_seconds()?;
     let elapsed = push.await?;
-    let server =
-        cpu_seconds(registry.pid()).ok_or("cannot read the registry's CPU")? - server_before;
-    let (client_after, _) = own_cpu_seconds().ok_or("cannot read this process's CPU")?;
+    let server = cpu_seconds(registry.pid())? - server_before;
+    let (client_after, _) = own_cpu_seconds()?;
     Ok([
         mb_per_s(size, elapsed),
         server,
@@ -327,9 +325,9 @@ pub async fn round(
     let nginx_url = nginx.url_of(&blob_file(&root, &big_digest))?;
     let (mut pulls, mut nginx_pulls, mut server_cpu) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
-        let before = cpu_seconds(pid).ok_or("cannot read the registry's CPU")?;
+        let before = cpu_seconds(pid)?;
         let (bytes, elapsed) = pull(&http, &url).await?;
-        server_cpu.push(cpu_seconds(pid).ok_or("cannot read the registry's CPU")? - before);
+        server_cpu.push(cpu_seconds(pid)? - before);
         if bytes != size as u64 {
             return Err(format!("pulled {bytes} bytes, expected {size}"));
         }
