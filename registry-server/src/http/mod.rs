@@ -65,6 +65,9 @@ pub fn serve(
             .default_service(web::to(dispatch::dispatch))
     })
     .shutdown_timeout(30)
+    // A streamed body goes out after its headers, in a second small segment: with Nagle's
+    // algorithm it waited for the client's delayed ACK, 40 ms per small blob download.
+    .tcp_nodelay(true)
     .listen(listener)?;
     if let Some(workers) = workers {
         server = server.workers(workers);
