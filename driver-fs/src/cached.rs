@@ -76,6 +76,11 @@ impl CachedOps {
         }
     }
 
+    /// `full` opened for reading, if no lookup needs the disk. Its reads may still wait.
+    pub(crate) fn open_for_reading(&self, full: &Path) -> Option<io::Result<File>> {
+        self.open(full, true)
+    }
+
     /// The whole content of `full`, if it is at most `limit` bytes and the caches hold it.
     pub(crate) fn read(&self, full: &Path, limit: u64) -> Option<io::Result<Vec<u8>>> {
         if !self.reads.load(Ordering::Relaxed) {

@@ -77,6 +77,16 @@ fn content(path: &StoragePath, read: std::io::Result<Vec<u8>>) -> Result<Bytes> 
     }
 }
 
+/// An opened file to stream, with its size; a directory is not content.
+fn readable(path: &StoragePath, opened: std::io::Result<File>) -> Result<(Arc<File>, u64)> {
+    let file = opened.map_err(|e| io_error(path, "opening", e))?;
+    let meta = file.metadata().map_err(|e| io_error(path, "opening", e))?;
+    if meta.is_dir() {
+        return Err(StorageError::not_found(NAME, path));
+    }
+    Ok((Arc::new(file), meta.len()))
+}
+
 fn file_info(path: StoragePath, meta: std::io::Result<fs::Metadata>) -> Result<FileInfo> {
     let meta = meta.map_err(|e| io_error(&path, "stat", e))?;
     Ok(FileInfo {
@@ -135,27 +145,24 @@ impl StorageDriver for FsDriver {
 
     async fn reader(&self, path: &StoragePath, offset: u64) -> Result<ByteStream> {
         let full = self.full(path);
-        let opened_path = path.clone();
-        let (file, size) = self
-            .shared
-            .pool
-            .run(move || {
-                let file = File::open(&full).map_err(|e| io_error(&opened_path, "opening", e))?;
-                let meta = file
-                    .metadata()
-                    .map_err(|e| io_error(&opened_path, "opening", e))?;
-                if meta.is_dir() {
-                    return Err(StorageError::not_found(NAME, &opened_path));
-                }
-                Ok((Arc::new(file), meta.len()))
-            })
-            .await?;
+        // The stat of an open file never waits for a disk; only the open may.
+        let (file, size) = match self.shared.cached.open_for_reading(&full) {
+            Some(opened) => readable(path, opened)?,
+            None => {
+                let path = path.clone();
+                self.shared
+                    .pool
+                    .run(move || readable(&path, File::open(&full)))
+                    .await?
+            }
+        };
         if offset > size {
             return Err(StorageError::invalid_offset(NAME, path, offset as i64));
         }
         Ok(reader::chunks(
             self.shared.pool.clone(),
             file,
+            size,
             path.clone(),
             offset,
         ))

@@ -19,6 +19,9 @@ use crate::names::io_error;
 /// the CPU of 1 MiB reads per pulled byte; 512 KiB used 10% more.
 pub(crate) const READ_CHUNK: usize = 1024 * 1024;
 
+/// The read that finds the end of a file (it may have grown since it was opened).
+const END_PROBE: usize = 4096;
+
 /// Chunks handed out that may come back: the one the consumer has (the HTTP server copies it
 /// out and drops it before asking for the next) and the one being returned to it.
 const KEPT: usize = 2;
@@ -31,23 +34,24 @@ struct Buffers {
 }
 
 impl Buffers {
-    /// A buffer of `READ_CHUNK` initialised bytes: a released one if any, else a new one.
-    fn take(&mut self) -> BytesMut {
+    /// A buffer of `len` initialised bytes: a released one if any is large enough, else a new
+    /// one.
+    fn take(&mut self, len: usize) -> BytesMut {
         for _ in 0..self.handed_out.len() {
             let Some(chunk) = self.handed_out.pop_front() else {
                 break;
             };
             match chunk.try_into_mut() {
-                Ok(mut buffer) if buffer.capacity() >= READ_CHUNK => {
+                Ok(mut buffer) if buffer.capacity() >= len => {
                     // Only the part past the last read's end is zeroed (none, but at the end).
-                    buffer.resize(READ_CHUNK, 0);
+                    buffer.resize(len, 0);
                     return buffer;
                 }
                 Ok(_) => {}
                 Err(still_used) => self.handed_out.push_back(still_used),
             }
         }
-        BytesMut::zeroed(READ_CHUNK)
+        BytesMut::zeroed(len)
     }
 
     fn hand_out(&mut self, chunk: &Bytes) {
@@ -61,6 +65,8 @@ impl Buffers {
 struct ChunkReader {
     pool: BlockingPool,
     file: Arc<File>,
+    /// The size when opened: reads are sized to it, so a small blob costs a small buffer.
+    size: u64,
     path: StoragePath,
     buffers: Buffers,
 }
@@ -69,7 +75,13 @@ impl ChunkReader {
     async fn start(&mut self, position: u64) -> Result<Pending<BytesMut>> {
         let file = Arc::clone(&self.file);
         let path = self.path.clone();
-        let mut buffer = self.buffers.take();
+        let remaining = self.size.saturating_sub(position);
+        let len = match usize::try_from(remaining) {
+            Ok(0) => END_PROBE,
+            Ok(n) => n.min(READ_CHUNK),
+            Err(_) => READ_CHUNK,
+        };
+        let mut buffer = self.buffers.take(len);
         self.pool
             .start(move || {
                 let n = file
@@ -82,16 +94,18 @@ impl ChunkReader {
     }
 }
 
-/// Streams `file` from `offset` to its end.
+/// Streams `file` (of `size` bytes when opened) from `offset` to its end.
 pub(crate) fn chunks(
     pool: BlockingPool,
     file: Arc<File>,
+    size: u64,
     path: StoragePath,
     offset: u64,
 ) -> ByteStream {
     let reader = ChunkReader {
         pool,
         file,
+        size,
         path,
         buffers: Buffers::default(),
     };
@@ -123,25 +137,37 @@ mod tests {
     #[test]
     fn a_released_chunk_buffer_is_reused() {
         let mut buffers = Buffers::default();
-        let mut first = buffers.take();
+        let mut first = buffers.take(READ_CHUNK);
         first.truncate(1000);
         let chunk = first.freeze();
         let address = chunk.as_ptr();
         buffers.hand_out(&chunk);
         drop(chunk);
-        let again = buffers.take();
+        let again = buffers.take(READ_CHUNK);
         assert_eq!(again.as_ptr(), address);
         assert_eq!(again.len(), READ_CHUNK);
+        drop(again);
     }
 
     #[test]
     fn a_chunk_still_held_is_not_reused() {
         let mut buffers = Buffers::default();
-        let chunk = buffers.take().freeze();
+        let chunk = buffers.take(READ_CHUNK).freeze();
         buffers.hand_out(&chunk);
-        let other = buffers.take();
+        let other = buffers.take(READ_CHUNK);
         assert_ne!(other.as_ptr(), chunk.as_ptr());
         assert_eq!(chunk.len(), READ_CHUNK);
         assert_eq!(buffers.handed_out.len(), 1);
+    }
+
+    #[test]
+    fn a_small_read_takes_a_small_buffer_and_a_larger_one_is_not_reused_for_more() {
+        let mut buffers = Buffers::default();
+        let small = buffers.take(2048);
+        assert_eq!(small.len(), 2048);
+        let chunk = small.freeze();
+        buffers.hand_out(&chunk);
+        drop(chunk);
+        assert_eq!(buffers.take(READ_CHUNK).len(), READ_CHUNK);
     }
 }
