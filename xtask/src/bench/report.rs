@@ -31,6 +31,14 @@ const ROWS: &[(&str, &str, &str, bool)] = &[
     ("blob_head_p50_ms", "  p50 latency", "ms", false),
     ("blob_head_p99_ms", "  p99 latency", "ms", false),
     (
+        "small_blob_get_rps",
+        "blob GET of 2 KiB, 50 connections",
+        "req/s",
+        true,
+    ),
+    ("small_blob_get_p50_ms", "  p50 latency", "ms", false),
+    ("small_blob_get_p99_ms", "  p99 latency", "ms", false),
+    (
         "nginx_static_rps",
         "nginx sendfile of the manifest's file, in turn",
         "req/s",
@@ -72,6 +80,14 @@ const ROWS: &[(&str, &str, &str, bool)] = &[
     ),
     ("blob_head_1core_p50_ms", "  p50 latency", "ms", false),
     ("blob_head_1core_p99_ms", "  p99 latency", "ms", false),
+    (
+        "small_blob_get_1core_rps",
+        "blob GET of 2 KiB, server on one core",
+        "req/s",
+        true,
+    ),
+    ("small_blob_get_1core_p50_ms", "  p50 latency", "ms", false),
+    ("small_blob_get_1core_p99_ms", "  p99 latency", "ms", false),
     ("pull_mbps", "blob pull (one large blob)", "MB/s", true),
     (
         "nginx_pull_mbps",
@@ -133,6 +149,11 @@ const CPU_ROWS: &[(&str, &str, &str)] = &[
     (
         "blob_head_server_cpu_us",
         "blob HEAD: registry, per request",
+        "µs",
+    ),
+    (
+        "small_blob_get_server_cpu_us",
+        "blob GET of 2 KiB: registry, per request",
         "µs",
     ),
     (

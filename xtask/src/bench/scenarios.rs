@@ -205,6 +205,12 @@ fn loads(
             "HEAD",
             None,
         ),
+        (
+            "small_blob_get",
+            format!("http://{host}/v2/bench/image/blobs/{layer}"),
+            "GET",
+            None,
+        ),
     ] {
         let server_before = cpu_seconds(registry.pid())?;
         let (_, hey_before) = own_cpu_seconds()?;
