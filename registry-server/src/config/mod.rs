@@ -121,18 +121,7 @@ impl Config {
     fn from_tree(tree: &Value) -> Result<Config, ConfigError> {
         let root = Section::root(tree);
         let mut ignored = Vec::new();
-        root.collect_unknown(
-            &[
-                "version",
-                "log",
-                "storage",
-                "http",
-                "catalog",
-                "validation",
-                "middleware",
-            ],
-            &mut ignored,
-        );
+        root.collect_unknown(tree::SECTIONS, &mut ignored);
 
         let log = root.section("log")?;
         log.collect_unknown(

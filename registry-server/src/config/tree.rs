@@ -5,9 +5,9 @@ use serde_json::{Map, Value};
 
 use super::ConfigError;
 
-/// Top-level sections an environment variable may override. Other `REGISTRY_*` variables
-/// (say, a test harness's own) are not configuration.
-const SECTIONS: &[&str] = &[
+/// The top-level sections this registry reads; an environment variable may override only
+/// these. Other `REGISTRY_*` variables (say, a test harness's own) are not configuration.
+pub(super) const SECTIONS: &[&str] = &[
     "version",
     "log",
     "storage",
