@@ -295,6 +295,11 @@ impl FileWriter for AzureWriter {
         self.size
     }
 
+    async fn flush(&mut self) -> Result<()> {
+        // A block may be of any size, so what is buffered can always be staged.
+        self.stage_everything().await
+    }
+
     async fn close(mut self: Box<Self>) -> Result<()> {
         self.stage_everything().await?;
         self.commit_blocks().await?;

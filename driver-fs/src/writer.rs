@@ -220,6 +220,13 @@ impl FileWriter for FsWriter {
         self.size
     }
 
+    async fn flush(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        FsWriter::flush(self).await
+    }
+
     async fn close(self: Box<Self>) -> Result<()> {
         self.finish(|cx| {
             cx.sync_file()?;

@@ -335,6 +335,20 @@ impl FileWriter for S3Writer {
         self.size
     }
 
+    /// Uploads what is buffered when it can be a part. Less than S3's minimum part size stays
+    /// in memory: a part that small could only ever be the last one.
+    async fn flush(&mut self) -> Result<()> {
+        if self.finished || self.failed || (self.pending.len() as u64) < MIN_PART_SIZE {
+            return Ok(());
+        }
+        let full = std::mem::take(&mut self.pending).freeze();
+        let pushed = self.parts.push(full).await;
+        if pushed.is_err() {
+            self.failed = true;
+        }
+        pushed.at(&self.path)
+    }
+
     async fn close(mut self: Box<Self>) -> Result<()> {
         self.finished = true;
         let result = match self.ensure_usable() {

@@ -7,17 +7,18 @@
 //! /docker/registry/v2/repositories/<name>/_manifests/revisions/<alg>/<hex>/link
 //! /docker/registry/v2/repositories/<name>/_manifests/tags/<tag>/current/link
 //! /docker/registry/v2/repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/link
-//! /docker/registry/v2/repositories/<name>/_uploads/<id>/{data,startedat}
+//! /docker/registry/v2/repositories/<name>/_uploads/<id>/startedat
 //! ```
 //!
-//! This project's additions sit in directories the reference never reads:
-//! `_uploads/<id>/rs-hashstates/<alg>/<offset>` (resumable hash states in this project's format;
-//! the reference's own `hashstates/` holds Go's encoding) and
+//! This project's additions sit in directories the reference never reads: the rest of an
+//! upload's directory (its chunks, their hash states and the upload's lease, named in
+//! [`crate::registry`]'s uploads module; the reference's own `data` and `hashstates/` are not
+//! used, and an upload in progress does not move between the two registries) and
 //! `_referrers/<alg>-<subject>/<alg>-<referrer>` (the referrers index; digests in unpadded
 //! base64url there, because two hex digests in one key are longer than some S3-compatible
 //! servers accept: s3s-fs names a file after each key, and file names end at 255 bytes).
 
-use crate::domain::{Algorithm, Digest, RepositoryName, Tag};
+use crate::domain::{Digest, RepositoryName, Tag};
 
 pub const ROOT: &str = "/docker/registry/v2";
 
@@ -89,29 +90,13 @@ pub fn upload_dir(name: &RepositoryName, id: &str) -> String {
     format!("{}/_uploads/{id}", repository(name))
 }
 
-pub fn upload_data(name: &RepositoryName, id: &str) -> String {
-    format!("{}/data", upload_dir(name, id))
-}
-
 pub fn upload_started_at(name: &RepositoryName, id: &str) -> String {
     format!("{}/startedat", upload_dir(name, id))
 }
 
-pub fn upload_hash_states(name: &RepositoryName, id: &str, algorithm: Algorithm) -> String {
-    format!(
-        "{}/rs-hashstates/{}",
-        upload_dir(name, id),
-        algorithm.name()
-    )
-}
-
-pub fn upload_hash_state(
-    name: &RepositoryName,
-    id: &str,
-    algorithm: Algorithm,
-    offset: u64,
-) -> String {
-    format!("{}/{offset}", upload_hash_states(name, id, algorithm))
+/// One entry of an upload's directory.
+pub fn upload_entry(name: &RepositoryName, id: &str, entry: &str) -> String {
+    format!("{}/{entry}", upload_dir(name, id))
 }
 
 /// `<alg>-<unpadded base64url of the digest bytes>`: a whole digest, 43 characters for sha256.
@@ -177,8 +162,8 @@ mod tests {
              sha256-47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
         );
         assert_eq!(
-            upload_data(&name, "abc"),
-            "/docker/registry/v2/repositories/library/ubuntu/_uploads/abc/data"
+            upload_started_at(&name, "abc"),
+            "/docker/registry/v2/repositories/library/ubuntu/_uploads/abc/startedat"
         );
     }
 }

@@ -53,6 +53,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
             prefix: config.http.prefix.clone(),
         },
         stats: Arc::new(Stats::default()),
+        body_timeout: config.http.timeouts.body,
     })
 }
 
@@ -95,13 +96,14 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             version = env!("CARGO_PKG_VERSION"),
             "registry listening"
         );
-        let server = match crate::http::serve(state, listener, Some(workers)) {
-            Ok(server) => server,
-            Err(e) => {
-                eprintln!("registry: cannot start the HTTP server: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+        let server =
+            match crate::http::serve(state, listener, Some(workers), config.http.timeouts.header) {
+                Ok(server) => server,
+                Err(e) => {
+                    eprintln!("registry: cannot start the HTTP server: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
         match server.await {
             Ok(()) => {
                 tracing::info!("registry stopped");

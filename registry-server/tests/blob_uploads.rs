@@ -720,14 +720,16 @@ async fn missing_hash_state_is_rebuilt_from_the_data(driver: Driver) {
     let location = assert_in_progress(&response, StatusCode::ACCEPTED, 20_000);
     let id = header(&response, "Docker-Upload-UUID").unwrap();
 
-    // The saved hash state is where the layout says, and removing it (a crash between data
-    // and state) only costs a re-read.
+    // The hash state is saved with the chunk's record; an unusable one (damaged storage) only
+    // costs a re-read of the data.
     let repo = "rehash".parse().unwrap();
-    let states = registry_core::layout::upload_hash_states(&repo, &id, Algorithm::Sha256);
-    let saved = s.storage().list(&states).await.expect("a saved hash state");
-    assert_eq!(saved.len(), 1, "only the newest state is kept: {saved:?}");
-    assert!(saved[0].as_str().ends_with("/20000"), "{saved:?}");
-    s.storage().delete(&states).await.unwrap();
+    let records = common::upload_records(s.storage(), &repo, &id).await;
+    assert_eq!(records.len(), 1, "one chunk, one record: {records:?}");
+    assert!(records[0].contains("/chunk-0-20000-"), "{records:?}");
+    s.storage()
+        .put_content(&records[0], "not a hash state")
+        .await
+        .unwrap();
 
     let response = patch_chunk(&s, &location, 20_000, &data[20_000..40_000]).await;
     let location = assert_in_progress(&response, StatusCode::ACCEPTED, 40_000);

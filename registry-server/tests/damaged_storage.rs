@@ -6,7 +6,7 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use registry_core::domain::{Algorithm, Digest, RepositoryName, Tag};
+use registry_core::domain::{Digest, RepositoryName, Tag};
 use registry_core::layout;
 use reqwest::{Method, StatusCode};
 
@@ -199,42 +199,43 @@ async fn upload_data_gone(driver: Driver) {
     let location = s.start_upload("noupload").await;
     let id = location.rsplit('/').next().unwrap().to_owned();
     let repo = name("noupload");
-    // The upload's directory without its data: everything about it is unknown.
-    let dir = layout::upload_dir(&repo, &id);
-    s.storage().delete(&dir).await.unwrap();
-    s.storage()
-        .put_content(
-            &layout::upload_started_at(&repo, &id),
-            "2024-01-01T00:00:00Z",
-        )
-        .await
-        .unwrap();
-    let digest = Digest::sha256_of(b"x");
-    assert_error(
-        s.get(&location).await,
-        StatusCode::NOT_FOUND,
-        "BLOB_UPLOAD_UNKNOWN",
-    )
-    .await;
     let response = s
         .send(s.request(Method::PATCH, &location).body(b"x".to_vec()))
         .await;
-    assert_error(response, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    // A chunk's record without its data: the upload cannot be completed, and the attempt
+    // removes it instead of publishing anything or failing with a 5xx.
+    let records = common::upload_records(s.storage(), &repo, &id).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    let nonce = records[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('-')
+        .nth(3)
+        .unwrap();
+    let data = layout::upload_entry(&repo, &id, &format!("data-{nonce}"));
+    s.storage().delete(&data).await.unwrap();
+    let digest = Digest::sha256_of(b"x");
     let response = s
-        .send(
-            s.request(Method::PUT, &format!("{location}?digest={digest}"))
-                .body(b"x".to_vec()),
-        )
+        .send(s.request(Method::PUT, &format!("{location}?digest={digest}")))
         .await;
     assert_error(response, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
-    // Cancelling it cleans up what is left.
-    assert_eq!(s.delete(&location).await.status(), StatusCode::NO_CONTENT);
+    let response = s.get(&format!("/v2/noupload/blobs/{digest}")).await;
+    assert_error(response, StatusCode::NOT_FOUND, "BLOB_UNKNOWN").await;
     assert_error(
         s.get(&location).await,
         StatusCode::NOT_FOUND,
         "BLOB_UPLOAD_UNKNOWN",
     )
     .await;
+    assert!(
+        s.storage()
+            .list(&layout::upload_dir(&repo, &id))
+            .await
+            .is_err(),
+        "nothing of the broken upload is left"
+    );
     s.stop().await;
 }
 
@@ -253,9 +254,10 @@ async fn corrupt_hash_state_is_rebuilt(driver: Driver) {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let location = common::location(&response);
     let id = header(&response, "Docker-Upload-UUID").unwrap();
-    let state = layout::upload_hash_state(&name("badstate"), &id, Algorithm::Sha256, 5000);
+    let records = common::upload_records(s.storage(), &name("badstate"), &id).await;
+    assert_eq!(records.len(), 1, "{records:?}");
     s.storage()
-        .put_content(&state, "not a hash state")
+        .put_content(&records[0], "not a hash state")
         .await
         .unwrap();
     let response = s

@@ -114,6 +114,13 @@ pub trait FileWriter: Send {
     /// Bytes written so far, including resumed progress.
     fn size(&self) -> u64;
 
+    /// Hands buffered bytes to the backend, so that a writer whose caller waits for more input
+    /// (a client that stalls) holds as little memory as the backend allows. Nothing becomes
+    /// readable; a no-op for writers that buffer nothing worth releasing.
+    async fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Persists the progress so that a later `writer(path, true)`, possibly in another process,
     /// resumes at `size`.
     async fn close(self: Box<Self>) -> Result<()>;

@@ -79,6 +79,28 @@ pub struct HttpConfig {
     /// `http.workers` (this registry's own key): HTTP worker threads; by default one per CPU
     /// this process may use.
     pub workers: Option<usize>,
+    /// `http.timeouts` (this registry's own keys).
+    pub timeouts: HttpTimeouts,
+}
+
+/// How long a client may take, so that idle and stalled clients cannot hold the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpTimeouts {
+    /// `http.timeouts.header`: to send a request's headers once the connection is open or the
+    /// previous request ended (default 10s).
+    pub header: Duration,
+    /// `http.timeouts.body`: the longest pause in a request body (default 60s). A stalled
+    /// upload is then dropped; what it had sent stays in the upload, resumable.
+    pub body: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        HttpTimeouts {
+            header: Duration::from_secs(10),
+            body: Duration::from_secs(60),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -161,9 +183,13 @@ impl Config {
                 "relativeurls",
                 "draintimeout",
                 "workers",
+                "timeouts",
             ],
             &mut ignored,
         );
+        let timeouts_section = http.section("timeouts")?;
+        timeouts_section.collect_unknown(&["header", "body"], &mut ignored);
+        let timeouts = Self::timeouts(&timeouts_section)?;
         let addr_text = http.string("addr")?.unwrap_or_else(|| ":5000".into());
         let addr = parse_addr(&addr_text).map_err(|m| http.error("addr", m))?;
         let host = http
@@ -209,10 +235,29 @@ impl Config {
                     Some(_) => Some(http.count("workers", 1)?),
                     None => None,
                 },
+                timeouts,
             },
             catalog_max_entries,
             max_manifest_bytes,
             ignored_keys: ignored,
+        })
+    }
+
+    fn timeouts(section: &Section<'_>) -> Result<HttpTimeouts, ConfigError> {
+        let defaults = HttpTimeouts::default();
+        let read = |key: &str, default: Duration| -> Result<Duration, ConfigError> {
+            let Some(text) = section.string(key)? else {
+                return Ok(default);
+            };
+            let value = parse_duration(&text).map_err(|m| section.error(key, m))?;
+            if value.is_zero() {
+                return Err(section.error(key, "must be longer than zero"));
+            }
+            Ok(value)
+        };
+        Ok(HttpTimeouts {
+            header: read("header", defaults.header)?,
+            body: read("body", defaults.body)?,
         })
     }
 

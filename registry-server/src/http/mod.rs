@@ -2,6 +2,7 @@
 //! distribution API's endpoints and hands each to its handler module.
 
 mod access_log;
+mod body;
 mod dispatch;
 pub mod errors;
 mod handlers;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub registry: Registry,
     pub urls: Urls,
     pub stats: Arc<Stats>,
+    /// `http.timeouts.body`: the longest pause in a request body.
+    pub body_timeout: std::time::Duration,
 }
 
 /// Builds the URLs the registry hands out (`Location`, `Link`).
@@ -55,6 +58,7 @@ pub fn serve(
     state: AppState,
     listener: TcpListener,
     workers: Option<usize>,
+    header_timeout: std::time::Duration,
 ) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
@@ -65,6 +69,10 @@ pub fn serve(
             .default_service(web::to(dispatch::dispatch))
     })
     .shutdown_timeout(30)
+    // Headers must arrive in time: a client that opens connections and sends nothing holds
+    // no worker. Idle keep-alive connections are closed after the same time.
+    .client_request_timeout(header_timeout)
+    .keep_alive(header_timeout)
     // A streamed body goes out after its headers, in a second small segment: with Nagle's
     // algorithm it waited for the client's delayed ACK, 40 ms per small blob download.
     .tcp_nodelay(true)

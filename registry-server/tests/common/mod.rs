@@ -341,7 +341,9 @@ impl TestServer {
                     state.registry = Registry::new(storage, settings);
                 }
                 let registry = state.registry.clone();
-                let server = http::serve(state, listener, Some(1)).expect("HTTP server");
+                let header_timeout = config.http.timeouts.header;
+                let server =
+                    http::serve(state, listener, Some(1), header_timeout).expect("HTTP server");
                 ready_tx.send((server.handle(), registry)).unwrap();
                 if let Err(e) = server.await {
                     eprintln!("test server stopped with an error: {e}");
@@ -602,4 +604,27 @@ pub fn assert_error_body(text: &str, code: &str, what: &str) {
 pub async fn json(response: Response) -> Value {
     let text = response.text().await.unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The storage paths of an upload's chunk records (see registry-core's uploads module).
+pub async fn upload_records(
+    storage: &Storage,
+    repo: &registry_core::domain::RepositoryName,
+    id: &str,
+) -> Vec<String> {
+    let dir = registry_core::layout::upload_dir(repo, id);
+    let mut records: Vec<String> = storage
+        .list(&dir)
+        .await
+        .expect("the upload's directory")
+        .into_iter()
+        .map(|p| p.as_str().to_owned())
+        .filter(|p| {
+            p.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with("chunk-"))
+        })
+        .collect();
+    records.sort();
+    records
 }

@@ -1,76 +1,69 @@
-//! The running hash of an upload, kept in storage beside the upload so that any registry
-//! instance can continue it: the state after `offset` bytes lives at
-//! `rs-hashstates/<alg>/<offset>`. Only the newest state is kept.
+//! The running hash of an upload. Each chunk's record holds the hash state after that chunk,
+//! saved by the request that wrote the chunk from the very bytes it wrote: a state is never
+//! used for other bytes, because the chunk's data is written once, under a nonce no other
+//! request uses, and the record names that nonce and the parent it continues.
 
-use bytes::Bytes;
 use futures::StreamExt;
 
+use super::entries::Chunk;
 use crate::domain::{Algorithm, DigestHasher, RepositoryName};
 use crate::layout;
 use crate::registry::Registry;
-use crate::registry::error::Result;
+use crate::registry::error::{OrMissing, RegistryError, Result};
 
 /// The algorithm whose state is kept while uploading: what clients use in practice. Other
-/// digests are verified by re-reading the data once, at the end.
+/// digests are verified by reading the data once, at the end.
 pub(super) const RUNNING: Algorithm = Algorithm::Sha256;
 
 impl Registry {
-    /// The hash state after `offset` bytes, if one was saved.
-    pub(super) async fn load_hash_state(
+    /// The hash of the upload through `chain`: the state saved with its last chunk or, when
+    /// that is unusable, the chain's data hashed again (the next chunk's record then carries
+    /// a good state, so this happens once per upload).
+    pub(super) async fn hash_through(
         &self,
         repo: &RepositoryName,
         id: &str,
-        offset: u64,
-    ) -> Result<Option<DigestHasher>> {
-        if offset == 0 {
-            return Ok(Some(DigestHasher::new(RUNNING)));
+        chain: &[Chunk],
+    ) -> Result<DigestHasher> {
+        let Some(last) = chain.last() else {
+            return Ok(DigestHasher::new(RUNNING));
+        };
+        let record = layout::upload_entry(repo, id, &last.record_name());
+        let saved = self
+            .storage
+            .get_content(&record)
+            .await
+            .or_missing(|| RegistryError::BlobUploadUnknown)?;
+        if let Some(hasher) = DigestHasher::restore_state(RUNNING, &saved) {
+            return Ok(hasher);
         }
-        let path = layout::upload_hash_state(repo, id, RUNNING, offset);
-        match self.storage.get_content(&path).await {
-            Ok(saved) => Ok(DigestHasher::restore_state(RUNNING, &saved)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        tracing::warn!(upload = id, %record, "unusable hash state; hashing the upload again");
+        self.hash_chain(repo, id, chain, RUNNING).await
     }
 
-    /// Saves the state after `offset` bytes and drops the one at `previous`.
-    pub(super) async fn save_hash_state(
+    /// Hashes the chain's data from the start.
+    pub(super) async fn hash_chain(
         &self,
         repo: &RepositoryName,
         id: &str,
-        hasher: &DigestHasher,
-        offset: u64,
-        previous: u64,
-    ) -> Result<()> {
-        if offset == previous {
-            return Ok(());
-        }
-        let path = layout::upload_hash_state(repo, id, hasher.algorithm(), offset);
-        self.storage
-            .put_content(&path, Bytes::from(hasher.save_state()))
-            .await?;
-        if previous > 0 {
-            let old = layout::upload_hash_state(repo, id, hasher.algorithm(), previous);
-            if let Err(e) = self.storage.delete(&old).await
-                && !e.is_not_found()
-            {
-                tracing::warn!(upload = id, error = %e, "could not remove an old hash state");
-            }
-        }
-        Ok(())
-    }
-
-    /// Hashes committed content from the start: the slow path, for when no state was saved
-    /// (a crash between writing data and saving the state) or for a non-default algorithm.
-    pub(super) async fn hash_stored(
-        &self,
-        path: &str,
+        chain: &[Chunk],
         algorithm: Algorithm,
     ) -> Result<DigestHasher> {
         let mut hasher = DigestHasher::new(algorithm);
-        let mut stream = self.storage.reader(path, 0).await?;
-        while let Some(chunk) = stream.next().await {
-            hasher.update(&chunk?);
+        for chunk in chain {
+            let data = layout::upload_entry(repo, id, &chunk.data_name());
+            let mut stream = self
+                .storage
+                .reader(&data, 0)
+                .await
+                .or_missing(|| RegistryError::BlobUploadUnknown)?;
+            let mut read = 0u64;
+            while let Some(piece) = stream.next().await {
+                let piece = piece.or_missing(|| RegistryError::BlobUploadUnknown)?;
+                read += piece.len() as u64;
+                hasher.update(&piece);
+            }
+            super::publish::check_chunk_size(chunk, read)?;
         }
         Ok(hasher)
     }

@@ -1,24 +1,45 @@
-//! Blob uploads: monolithic, streamed and chunked, resumable on any registry instance.
+//! Blob uploads: monolithic, streamed and chunked, resumable on any registry instance, and
+//! safe under any interleaving of requests, from one instance or many.
 //!
-//! An upload is a directory `_uploads/<id>` with `startedat`, the data (written through one
-//! storage writer that is closed after every request and resumed by the next) and the running
-//! hash state. The blob becomes visible only after the final digest is verified: the data is
-//! then moved to its content-addressed place and linked into the repository.
+//! An upload is a directory `_uploads/<id>` (see [`entries`] for its names): `startedat`, and
+//! one immutable chunk per request that sent bytes, each with a record that places it in the
+//! upload and holds the hash state after it. Why no interleaving can publish bytes that differ
+//! from their digest:
+//!
+//! - A request never writes into data that another request can see or continue. Its bytes go
+//!   to a new object under a fresh nonce, through a writer that nobody else resumes, and become
+//!   part of the upload only when the request has finished them and stored their record.
+//!   Published blobs are made from such finished chunks only, so a request still writing (a
+//!   stalled PATCH, a killed instance) cannot add bytes to what is verified or published.
+//! - A hash state is used only for the bytes it was computed from: the record that holds it
+//!   names its chunk's nonce and the parent chunk it continues, and each is written once.
+//! - Completion computes the digest from those states (or from the chunks themselves) and then
+//!   moves or copies exactly those chunks, checking their sizes; nothing is visible at the
+//!   blob's path before that succeeds, and an existing blob is never written again.
+//!
+//! On top of that, [`lease`] lets one request at a time write to an upload, so that of two
+//! racing requests one fails cleanly (`BLOB_UPLOAD_INVALID`) instead of both appearing to
+//! succeed. Cheap requests stay cheap: the status is one `list`; a PATCH whose range is wrong
+//! costs a `stat`, a `put`, a `list` and a `delete`; a cancel a `stat` and a `delete`.
 
+mod entries;
 mod hash_state;
+mod lease;
+mod publish;
+mod receive;
 
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 
 use super::Registry;
 use super::error::{OrMissing, RegistryError, Result};
-use crate::domain::{Digest, DigestHasher, RepositoryName};
+use crate::domain::{Digest, RepositoryName};
 use crate::layout;
-use crate::storage::FileWriter;
 
-use hash_state::RUNNING;
+use entries::{Chunk, end_of};
+use lease::Lease;
 
 /// Where an upload stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,81 +47,6 @@ pub struct UploadStatus {
     pub id: String,
     /// Bytes received so far.
     pub size: u64,
-}
-
-/// An upload opened for more data: its writer and the hash of what it holds.
-struct OpenUpload {
-    writer: Box<dyn FileWriter>,
-    hasher: DigestHasher,
-    /// Size when opened (where the saved hash state was).
-    opened_at: u64,
-}
-
-/// Bytes hashed per task on the blocking pool: hashing a large body then runs beside the
-/// request's thread, which keeps receiving (and the writer keeps writing) meanwhile.
-const HASH_BATCH: usize = 1024 * 1024;
-
-impl OpenUpload {
-    /// Writes `body` into the upload and its hash. A failing body leaves the upload
-    /// consistent at what was received, so the client can resume.
-    async fn receive<S, E>(&mut self, mut body: S) -> Result<()>
-    where
-        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
-    {
-        let algorithm = self.hasher.algorithm();
-        let mut hasher = std::mem::replace(&mut self.hasher, DigestHasher::new(algorithm));
-        let mut in_flight: Option<tokio::task::JoinHandle<DigestHasher>> = None;
-        let mut batch: Vec<Bytes> = Vec::new();
-        let mut batched = 0;
-        let writer = &mut self.writer;
-        let received: Result<()> = async {
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| RegistryError::ClientBody(e.to_string()))?;
-                if chunk.is_empty() {
-                    continue;
-                }
-                batched += chunk.len();
-                batch.push(chunk.clone());
-                writer.write(chunk).await?;
-                if batched >= HASH_BATCH {
-                    if let Some(task) = in_flight.take() {
-                        hasher = joined(task).await?;
-                    }
-                    let work = std::mem::take(&mut batch);
-                    batched = 0;
-                    let mut next = std::mem::replace(&mut hasher, DigestHasher::new(algorithm));
-                    in_flight = Some(tokio::task::spawn_blocking(move || {
-                        for piece in &work {
-                            next.update(piece);
-                        }
-                        next
-                    }));
-                }
-            }
-            Ok(())
-        }
-        .await;
-        // Whatever happened, the hash must cover exactly what was handed to the writer.
-        if let Some(task) = in_flight.take() {
-            hasher = joined(task).await?;
-        }
-        for piece in &batch {
-            hasher.update(piece);
-        }
-        self.hasher = hasher;
-        received
-    }
-}
-
-async fn joined(task: tokio::task::JoinHandle<DigestHasher>) -> Result<DigestHasher> {
-    task.await.map_err(|e| {
-        RegistryError::Storage(crate::storage::StorageError::backend(
-            "registry",
-            "hashing an upload",
-            e,
-        ))
-    })
 }
 
 fn parse_id(id: &str) -> Result<String> {
@@ -123,69 +69,24 @@ impl Registry {
         self.storage
             .put_content(&layout::upload_started_at(repo, &id), Bytes::from(started))
             .await?;
-        // An empty, closed writer: the data exists (and resumes) from the first request on.
-        let writer = self
-            .storage
-            .writer(&layout::upload_data(repo, &id), false)
-            .await?;
-        writer.close().await?;
         Ok(UploadStatus { id, size: 0 })
     }
 
-    async fn ensure_upload_exists(&self, repo: &RepositoryName, id: &str) -> Result<()> {
-        self.storage
-            .stat(&layout::upload_started_at(repo, id))
-            .await
-            .or_missing(|| RegistryError::BlobUploadUnknown)?;
-        Ok(())
-    }
-
-    /// Where an upload stands (`GET /v2/<name>/blobs/uploads/<id>`).
+    /// Where an upload stands (`GET /v2/<name>/blobs/uploads/<id>`): one listing.
     pub async fn upload_status(&self, repo: &RepositoryName, id: &str) -> Result<UploadStatus> {
         let id = parse_id(id)?;
-        self.ensure_upload_exists(repo, &id).await?;
-        let writer = self
+        let entries = self
             .storage
-            .writer(&layout::upload_data(repo, &id), true)
+            .list(&layout::upload_dir(repo, &id))
             .await
             .or_missing(|| RegistryError::BlobUploadUnknown)?;
-        // Only the size was wanted: dropping a resumed writer leaves its progress as it was.
-        Ok(UploadStatus {
-            size: writer.size(),
-            id,
-        })
-    }
-
-    /// Opens an upload's writer with the hash of the data it already holds.
-    async fn open_upload(&self, repo: &RepositoryName, id: &str) -> Result<OpenUpload> {
-        self.ensure_upload_exists(repo, id).await?;
-        let data = layout::upload_data(repo, id);
-        let writer = self
-            .storage
-            .writer(&data, true)
-            .await
-            .or_missing(|| RegistryError::BlobUploadUnknown)?;
-        let offset = writer.size();
-        if let Some(hasher) = self.load_hash_state(repo, id, offset).await? {
-            return Ok(OpenUpload {
-                writer,
-                hasher,
-                opened_at: offset,
-            });
+        let listing = entries::Listing::of(&entries);
+        if !listing.started {
+            return Err(RegistryError::BlobUploadUnknown);
         }
-        // No state for this size: make the data readable, hash it, and go on from there.
-        tracing::info!(
-            upload = id,
-            offset,
-            "no saved hash state; re-hashing the upload"
-        );
-        writer.commit().await?;
-        let hasher = self.hash_stored(&data, RUNNING).await?;
-        let writer = self.storage.writer(&data, true).await?;
-        Ok(OpenUpload {
-            writer,
-            hasher,
-            opened_at: 0,
+        Ok(UploadStatus {
+            size: end_of(&listing.chain()),
+            id,
         })
     }
 
@@ -204,20 +105,35 @@ impl Registry {
     {
         self.ensure_writable()?;
         let id = parse_id(id)?;
-        let mut upload = self.open_upload(repo, &id).await?;
-        let size = upload.writer.size();
-        if let Some(start) = start
-            && start != size
-        {
-            return Err(RegistryError::ChunkOutOfOrder { expected: size });
+        let (mut lease, listing) = self.lease_upload(repo, &id).await?;
+        let chain = listing.chain();
+        let appended = match check_start(start, &chain) {
+            Ok(()) => self.append_leased(repo, &id, chain, body, &mut lease).await,
+            Err(e) => Err(e),
+        };
+        settle_lease(lease, &appended).await;
+        appended.map(|size| UploadStatus { id, size })
+    }
+
+    async fn append_leased<S, E>(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        chain: Vec<Chunk>,
+        body: S,
+        lease: &mut Lease,
+    ) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let hasher = self.hash_through(repo, id, &chain).await?;
+        let received = self.receive_chunk(&chain, hasher, body, lease).await?;
+        let listing = confirm_keeping(lease, received.chunk.as_ref()).await?;
+        match received.body_error {
+            Some(e) => Err(e),
+            None => Ok(end_of(&listing.chain())),
         }
-        let received = upload.receive(body).await;
-        let size = upload.writer.size();
-        upload.writer.close().await?;
-        self.save_hash_state(repo, &id, &upload.hasher, size, upload.opened_at)
-            .await?;
-        received?;
-        Ok(UploadStatus { id, size })
     }
 
     /// Completes an upload (`PUT ...?digest=`), with an optional last chunk: verifies the
@@ -237,49 +153,66 @@ impl Registry {
     {
         self.ensure_writable()?;
         let id = parse_id(id)?;
-        let mut upload = self.open_upload(repo, &id).await?;
-        if let Some(start) = start
-            && start != upload.writer.size()
-        {
-            return Err(RegistryError::ChunkOutOfOrder {
-                expected: upload.writer.size(),
-            });
+        let (mut lease, listing) = self.lease_upload(repo, &id).await?;
+        let chain = listing.chain();
+        let completed = match check_start(start, &chain) {
+            Ok(()) => {
+                self.complete_leased(repo, &id, digest, chain, body, &mut lease)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match &completed {
+            // Done, or refused for good: the upload (and the lease with it) goes.
+            Ok(_) | Err(RegistryError::DigestInvalid(_)) => {
+                self.remove_upload(repo, &id).await;
+                lease.forget();
+            }
+            _ => settle_lease(lease, &completed).await,
         }
-        if let Err(e) = upload.receive(body).await {
-            let size = upload.writer.size();
-            upload.writer.close().await?;
-            self.save_hash_state(repo, &id, &upload.hasher, size, upload.opened_at)
-                .await?;
+        completed
+    }
+
+    async fn complete_leased<S, E>(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        digest: &Digest,
+        mut chain: Vec<Chunk>,
+        body: S,
+        lease: &mut Lease,
+    ) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let hasher = self.hash_through(repo, id, &chain).await?;
+        let received = self.receive_chunk(&chain, hasher, body, lease).await?;
+        let listing = confirm_keeping(lease, received.chunk.as_ref()).await?;
+        if let Some(e) = received.body_error {
             return Err(e);
         }
-        let size = upload.writer.size();
-        let data = layout::upload_data(repo, &id);
-        upload.writer.commit().await?;
-        let computed = if digest.algorithm() == upload.hasher.algorithm() {
-            upload.hasher.finish()
+        chain.extend(received.chunk);
+        if listing.chain() != chain {
+            // Only after a lease expired under a request that still wrote: refuse to guess.
+            return Err(RegistryError::BlobUploadInvalid(
+                "the upload changed while it was being completed".into(),
+            ));
+        }
+        let computed = if digest.algorithm() == received.hasher.algorithm() {
+            received.hasher.finish()
         } else {
-            self.hash_stored(&data, digest.algorithm()).await?.finish()
+            self.hash_chain(repo, id, &chain, digest.algorithm())
+                .await?
+                .finish()
         };
         if &computed != digest {
-            self.remove_upload(repo, &id).await;
             return Err(RegistryError::DigestInvalid(format!(
                 "the uploaded content has digest {computed}, not {digest}"
             )));
         }
-        self.publish_blob(repo, &data, digest).await?;
-        self.remove_upload(repo, &id).await;
-        Ok(size)
-    }
-
-    /// Moves verified data to its content address (unless identical content is already there)
-    /// and links it into `repo`.
-    async fn publish_blob(&self, repo: &RepositoryName, data: &str, digest: &Digest) -> Result<()> {
-        if self.blob_stored(digest).await?.is_none() {
-            self.storage
-                .move_to(data, &layout::blob_data(digest))
-                .await?;
-        }
-        self.link_blob(repo, digest).await
+        self.publish_chain(repo, id, &chain, digest).await?;
+        Ok(end_of(&chain))
     }
 
     /// A whole blob in one request (`POST ...?digest=` with a body).
@@ -298,16 +231,21 @@ impl Registry {
             .complete_upload(repo, &status.id, digest, None, body)
             .await;
         if result.is_err() {
+            // The client holds no Location to resume with.
             self.remove_upload(repo, &status.id).await;
         }
         result
     }
 
-    /// Cancels an upload (`DELETE /v2/<name>/blobs/uploads/<id>`).
+    /// Cancels an upload (`DELETE /v2/<name>/blobs/uploads/<id>`). It takes no lease: a
+    /// request still writing finds the upload gone when it finishes, and fails.
     pub async fn cancel_upload(&self, repo: &RepositoryName, id: &str) -> Result<()> {
         self.ensure_writable()?;
         let id = parse_id(id)?;
-        self.ensure_upload_exists(repo, &id).await?;
+        self.storage
+            .stat(&layout::upload_started_at(repo, &id))
+            .await
+            .or_missing(|| RegistryError::BlobUploadUnknown)?;
         self.storage
             .delete(&layout::upload_dir(repo, &id))
             .await
@@ -321,6 +259,36 @@ impl Registry {
         {
             tracing::warn!(upload = id, error = %e, "could not remove a finished upload");
         }
+    }
+}
+
+/// A chunk that names where it starts must start where the upload stands.
+fn check_start(start: Option<u64>, chain: &[Chunk]) -> Result<()> {
+    let size = end_of(chain);
+    match start {
+        Some(start) if start != size => Err(RegistryError::ChunkOutOfOrder { expected: size }),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that the lease still holds after a chunk was stored. If another request took over
+/// an expired lease meanwhile, the chunk is withdrawn, so that the upload is as that request
+/// sees it.
+async fn confirm_keeping(lease: &Lease, chunk: Option<&Chunk>) -> Result<entries::Listing> {
+    let confirmed = lease.confirm().await;
+    if let (Err(RegistryError::BlobUploadInvalid(_)), Some(chunk)) = (&confirmed, chunk) {
+        lease.remove_entry(&chunk.record_name()).await;
+        lease.remove_entry(&chunk.data_name()).await;
+    }
+    confirmed
+}
+
+/// Gives the lease back after a request: an upload found gone takes what the request left in
+/// its place with it.
+async fn settle_lease<T>(lease: Lease, outcome: &Result<T>) {
+    match outcome {
+        Err(RegistryError::BlobUploadUnknown) => lease.abandon_upload().await,
+        _ => lease.release().await,
     }
 }
 

@@ -8,6 +8,7 @@ use registry_core::registry::RegistryError;
 
 use super::{DOCKER_CONTENT_DIGEST, etag};
 use crate::http::AppState;
+use crate::http::body::TimedBody;
 use crate::http::errors::{ApiError, ApiResult};
 use crate::http::headers::{content_length, content_type};
 
@@ -75,11 +76,12 @@ pub async fn get(
 /// `PUT /v2/<name>/manifests/<reference>`
 pub async fn put(
     req: &HttpRequest,
-    mut body: web::Payload,
+    body: web::Payload,
     state: &AppState,
     repo: &RepositoryName,
     reference: &str,
 ) -> ApiResult {
+    let mut body = TimedBody::new(body, state.body_timeout);
     let reference = parse_reference(reference, true)?;
     let limit = state.registry.settings().max_manifest_bytes;
     let too_large = || ApiError::Registry(RegistryError::ManifestTooLarge { limit });

@@ -1,10 +1,11 @@
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use registry_core::domain::{Digest, RepositoryName};
 use registry_core::registry::{RegistryError, UploadStatus};
 
 use super::{DOCKER_CONTENT_DIGEST, DOCKER_UPLOAD_UUID, parse_digest};
 use crate::http::AppState;
+use crate::http::body::TimedBody;
 use crate::http::errors::{ApiError, ApiResult, upload_range};
 use crate::http::headers::{chunk_range, query_param};
 
@@ -57,6 +58,7 @@ pub async fn start(
         }
     } else if let Some(digest) = query_param(req, "digest") {
         let digest = parse_digest(&digest)?;
+        let body = TimedBody::new(body, state.body_timeout);
         state
             .registry
             .upload_monolithic(repo, &digest, body)
@@ -88,6 +90,31 @@ async fn refuse_known_upload(
     }
 }
 
+/// A refused chunk: one that does not start where the upload stands gets, besides the 416,
+/// the upload's `Location` and `Range`, so that the client can resume from there.
+fn out_of_order(
+    state: &AppState,
+    repo: &RepositoryName,
+    id: &str,
+    refusal: RegistryError,
+) -> ApiResult {
+    let RegistryError::ChunkOutOfOrder { .. } = refusal else {
+        return Err(refusal.into());
+    };
+    let mut response = ApiError::Registry(refusal).error_response();
+    let location = state.urls.to(&format!("/v2/{repo}/blobs/uploads/{id}"));
+    if let (Ok(location), Ok(id)) = (
+        header::HeaderValue::from_str(&location),
+        header::HeaderValue::from_str(id),
+    ) {
+        response.headers_mut().insert(header::LOCATION, location);
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("docker-upload-uuid"), id);
+    }
+    Ok(response)
+}
+
 /// `PATCH /v2/<name>/blobs/uploads/<id>`: a streamed body, or a chunk with `Content-Range`.
 pub async fn append(
     req: &HttpRequest,
@@ -100,8 +127,11 @@ pub async fn append(
         Ok(range) => range.map(|(start, _)| start),
         Err(refusal) => return Err(refuse_known_upload(state, repo, id, refusal).await),
     };
-    let status = state.registry.append_upload(repo, id, start, body).await?;
-    Ok(in_progress(HttpResponse::Accepted(), state, repo, &status))
+    let body = TimedBody::new(body, state.body_timeout);
+    match state.registry.append_upload(repo, id, start, body).await {
+        Ok(status) => Ok(in_progress(HttpResponse::Accepted(), state, repo, &status)),
+        Err(refusal) => out_of_order(state, repo, id, refusal),
+    }
 }
 
 /// The digest a closing PUT names (required) and where its chunk starts, if it says.
@@ -128,11 +158,15 @@ pub async fn complete(
         Ok(closing) => closing,
         Err(refusal) => return Err(refuse_known_upload(state, repo, id, refusal).await),
     };
-    state
+    let body = TimedBody::new(body, state.body_timeout);
+    match state
         .registry
         .complete_upload(repo, id, &digest, start, body)
-        .await?;
-    Ok(created(state, repo, &digest))
+        .await
+    {
+        Ok(_) => Ok(created(state, repo, &digest)),
+        Err(refusal) => out_of_order(state, repo, id, refusal),
+    }
 }
 
 /// `DELETE /v2/<name>/blobs/uploads/<id>`
