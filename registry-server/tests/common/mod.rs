@@ -195,6 +195,8 @@ pub struct Options {
     pub redirect: Option<String>,
     /// A `middleware:` section, verbatim.
     pub middleware: Option<String>,
+    /// `http.timeouts.body`, when not the default (a duration such as `1s`).
+    pub body_timeout: Option<String>,
 }
 
 impl Default for Options {
@@ -207,6 +209,7 @@ impl Default for Options {
             host: None,
             redirect: None,
             middleware: None,
+            body_timeout: None,
         }
     }
 }
@@ -272,6 +275,9 @@ fn config_yaml(storage: &str, options: &Options) -> String {
     }
     if let Some(host) = &options.host {
         yaml.push_str(&format!("  host: {host}\n"));
+    }
+    if let Some(body) = &options.body_timeout {
+        yaml.push_str(&format!("  timeouts:\n    body: {body}\n"));
     }
     if let Some(middleware) = &options.middleware {
         yaml.push_str(middleware);
@@ -627,4 +633,48 @@ pub async fn upload_records(
         .collect();
     records.sort();
     records
+}
+
+/// Reads every blob in storage and checks that its bytes hash to the digest it is stored
+/// under: the registry's first promise, whatever requests came before.
+pub async fn assert_blobs_intact(storage: &Storage) -> usize {
+    use futures::StreamExt;
+    use registry_core::domain::{Algorithm, DigestHasher};
+    let mut blobs = Vec::new();
+    let root = registry_core::layout::blobs_root();
+    let walked = storage
+        .walk(&root, None, &mut |info| {
+            if !info.is_dir && info.path.as_str().ends_with("/data") {
+                blobs.push(info.path.as_str().to_owned());
+            }
+            Ok(registry_core::storage::WalkControl::Continue)
+        })
+        .await;
+    match walked {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => return 0,
+        Err(e) => panic!("walking the blobs: {e}"),
+    }
+    for blob in &blobs {
+        // .../blobs/<alg>/<2 hex>/<hex>/data
+        let parts: Vec<&str> = blob.rsplit('/').collect();
+        let (hex, algorithm) = (parts[1], parts[3]);
+        let algorithm = match algorithm {
+            "sha256" => Algorithm::Sha256,
+            "sha512" => Algorithm::Sha512,
+            other => panic!("unexpected algorithm directory {other} in {blob}"),
+        };
+        let mut hasher = DigestHasher::new(algorithm);
+        let mut stream = storage.reader(blob, 0).await.expect("a listed blob");
+        while let Some(piece) = stream.next().await {
+            hasher.update(&piece.expect("reading a blob"));
+        }
+        let digest = hasher.finish();
+        assert_eq!(
+            digest.hex(),
+            hex,
+            "the blob at {blob} does not hash to its name"
+        );
+    }
+    blobs.len()
 }

@@ -125,3 +125,51 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[start + size + 2..];
     }
 }
+
+/// A request whose body the test sends piece by piece, holding it open in between, to put
+/// other requests in the middle of it.
+pub struct HeldRequest {
+    stream: tokio::net::TcpStream,
+}
+
+impl HeldRequest {
+    /// Sends the head (with `Content-Length: content_length`) and `first` bytes of the body.
+    pub async fn open(
+        authority: &str,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        content_length: usize,
+        first: &[u8],
+    ) -> HeldRequest {
+        use tokio::io::AsyncWriteExt;
+        let mut head =
+            format!("{method} {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {content_length}\r\n\r\n"));
+        let mut stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("head");
+        stream.write_all(first).await.expect("first bytes");
+        HeldRequest { stream }
+    }
+
+    /// Sends more of the body.
+    pub async fn send(&mut self, data: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(data).await.expect("body bytes");
+    }
+
+    /// Reads the answer (after the test sent the whole body, or to see the server give up).
+    pub async fn response(mut self) -> RawResponse {
+        use tokio::io::AsyncReadExt;
+        let mut raw = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(60), self.stream.read_to_end(&mut raw)).await;
+        assert!(read.is_ok(), "no answer within 60 s");
+        parse(&raw)
+    }
+}

@@ -111,6 +111,7 @@ impl Registry {
             Ok(()) => self.append_leased(repo, &id, chain, body, &mut lease).await,
             Err(e) => Err(e),
         };
+        let appended = self.explain_failure(repo, &id, appended).await;
         settle_lease(lease, &appended).await;
         appended.map(|size| UploadStatus { id, size })
     }
@@ -162,6 +163,7 @@ impl Registry {
             }
             Err(e) => Err(e),
         };
+        let completed = self.explain_failure(repo, &id, completed).await;
         match &completed {
             // Done, or refused for good: the upload (and the lease with it) goes.
             Ok(_) | Err(RegistryError::DigestInvalid(_)) => {
@@ -250,6 +252,24 @@ impl Registry {
             .delete(&layout::upload_dir(repo, &id))
             .await
             .or_missing(|| RegistryError::BlobUploadUnknown)
+    }
+
+    /// A storage failure while an upload was being written is most often the upload's
+    /// removal by a cancel (the driver then misses what it was writing): that is an unknown
+    /// upload, not a server error.
+    async fn explain_failure<T>(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        outcome: Result<T>,
+    ) -> Result<T> {
+        let Err(RegistryError::Storage(failure)) = outcome else {
+            return outcome;
+        };
+        match self.storage.stat(&layout::upload_started_at(repo, id)).await {
+            Err(e) if e.is_not_found() => Err(RegistryError::BlobUploadUnknown),
+            _ => Err(RegistryError::Storage(failure)),
+        }
     }
 
     /// Best-effort removal of an upload's directory; a leftover is only garbage.
