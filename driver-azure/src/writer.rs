@@ -297,7 +297,11 @@ impl FileWriter for AzureWriter {
 
     async fn flush(&mut self) -> Result<()> {
         // A block may be of any size, so what is buffered can always be staged.
-        self.stage_everything().await
+        self.stage_everything().await?;
+        // The staged bytes were split off the buffer's allocation, which the buffer still
+        // shares: a new buffer lets it go.
+        self.buffer = BytesMut::new();
+        Ok(())
     }
 
     async fn close(mut self: Box<Self>) -> Result<()> {

@@ -13,7 +13,7 @@ use crate::files::{create_new, prune_empty_dirs, remove_if_present, sync_dir};
 use crate::names::{io_error, parked, private_temp};
 
 /// Bytes gathered before one blocking write: small client chunks cost one syscall per 2 MiB.
-const FLUSH_AT: usize = 2 * 1024 * 1024;
+const FLUSH_AT: usize = 256 * 1024;
 
 /// Most slices per `writev` call (the kernel's `IOV_MAX` is 1024).
 const MAX_SLICES: usize = 1024;

@@ -26,8 +26,11 @@ pub(crate) struct S3Writer {
     parts: PartUploads,
     /// Bytes not yet handed to a part upload: fewer than one chunk.
     pending: BytesMut,
-    /// The resumed record's tail, until read into `pending` (it comes first there).
+    /// The resumed record's tail, or bytes this writer spilled while its caller waited,
+    /// until read into `pending` (it comes first there).
     unread_tail: Option<Tail>,
+    /// `unread_tail` is this writer's own spill, to remove once read back or abandoned.
+    spilled: bool,
     size: u64,
     /// The record of the closed writer this one continues; its objects are this writer's to
     /// replace or remove.
@@ -107,7 +110,22 @@ impl S3Writer {
         };
         debug_assert!(self.pending.is_empty());
         self.pending = BytesMut::from(bytes.as_ref());
+        if std::mem::take(&mut self.spilled) {
+            self.context.bucket.delete(&tail.key).await?;
+        }
         Ok(())
+    }
+
+    /// Removes a spill that was never read back.
+    async fn drop_spill(&mut self) {
+        if !std::mem::take(&mut self.spilled) {
+            return;
+        }
+        if let Some(tail) = self.unread_tail.take()
+            && let Err(e) = self.context.bucket.delete(&tail.key).await
+        {
+            tracing::warn!(key = %tail.key, error = %e, "removing a writer's spilled bytes");
+        }
     }
 
     /// Continues the committed `size`-byte object at `path`: small content is read back into
@@ -176,6 +194,7 @@ impl S3Writer {
             parts,
             pending,
             unread_tail: None,
+            spilled: false,
             size,
             resumed,
             dirty: false,
@@ -223,6 +242,7 @@ impl S3Writer {
     /// Aborts this writer's upload unless a stored record references it (the record of the
     /// writer it resumed), so that a writer ending without a record leaves no invisible upload.
     async fn abandon(&mut self) {
+        self.drop_spill().await;
         if self.resumed.is_none()
             && let Err(e) = self.parts.abort().await
         {
@@ -300,6 +320,7 @@ impl S3Writer {
     }
 
     async fn discard(&mut self) -> Result<(), S3Error> {
+        self.drop_spill().await;
         self.parts.abort().await?;
         if let Some(progress) = self.resumed.take() {
             self.context.remove_record(&self.path, &progress).await?;
@@ -338,15 +359,28 @@ impl FileWriter for S3Writer {
     /// Uploads what is buffered when it can be a part. Less than S3's minimum part size stays
     /// in memory: a part that small could only ever be the last one.
     async fn flush(&mut self) -> Result<()> {
-        if self.finished || self.failed || (self.pending.len() as u64) < MIN_PART_SIZE {
+        if self.finished || self.failed || self.pending.is_empty() {
             return Ok(());
         }
-        let full = std::mem::take(&mut self.pending).freeze();
-        let pushed = self.parts.push(full).await;
-        if pushed.is_err() {
+        let pending = std::mem::take(&mut self.pending).freeze();
+        let size = pending.len() as u64;
+        let flushed = if size >= MIN_PART_SIZE {
+            self.parts.push(pending).await
+        } else {
+            // Too small for a part: kept as a private object meanwhile, and read back before
+            // the next bytes (as a resumed writer reads its tail).
+            let key = self.context.layout.new_tail(&self.path);
+            let stored = self.context.bucket.put(&key, pending).await;
+            if stored.is_ok() {
+                self.unread_tail = Some(Tail { key, size });
+                self.spilled = true;
+            }
+            stored
+        };
+        if flushed.is_err() {
             self.failed = true;
         }
-        pushed.at(&self.path)
+        flushed.at(&self.path)
     }
 
     async fn close(mut self: Box<Self>) -> Result<()> {
@@ -384,6 +418,17 @@ impl Drop for S3Writer {
     /// mid-upload) aborts an upload that no record references, in the background. The progress
     /// of a resumed writer stays as its record describes it.
     fn drop(&mut self) {
+        if self.spilled
+            && let Some(tail) = self.unread_tail.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let bucket = self.context.bucket.clone();
+            runtime.spawn(async move {
+                if let Err(e) = bucket.delete(&tail.key).await {
+                    tracing::warn!(key = %tail.key, error = %e, "removing a dropped writer's spill");
+                }
+            });
+        }
         if self.finished || self.resumed.is_some() {
             return;
         }

@@ -156,7 +156,7 @@ impl Driver {
     }
 
     /// The `storage:` driver section for a fresh root on a cloud backend.
-    fn cloud_yaml(self) -> Option<String> {
+    pub fn cloud_yaml(self) -> Option<String> {
         // Short roots: the S3 emulator limits key length.
         let root = format!("/t{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
         match self {

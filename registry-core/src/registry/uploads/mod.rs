@@ -266,7 +266,11 @@ impl Registry {
         let Err(RegistryError::Storage(failure)) = outcome else {
             return outcome;
         };
-        match self.storage.stat(&layout::upload_started_at(repo, id)).await {
+        match self
+            .storage
+            .stat(&layout::upload_started_at(repo, id))
+            .await
+        {
             Err(e) if e.is_not_found() => Err(RegistryError::BlobUploadUnknown),
             _ => Err(RegistryError::Storage(failure)),
         }

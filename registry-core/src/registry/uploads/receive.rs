@@ -14,7 +14,7 @@ use crate::storage::{FileWriter, StorageError};
 
 /// Bytes hashed per task on the blocking pool: hashing a large body then runs beside the
 /// request's thread, which keeps receiving (and the writer keeps writing) meanwhile.
-const HASH_BATCH: usize = 1024 * 1024;
+const HASH_BATCH: usize = 256 * 1024;
 
 /// A body that sends nothing for this long is stalling: what it sent so far goes to storage
 /// instead of waiting in memory, so stalled requests hold little (see the drivers' `flush`).

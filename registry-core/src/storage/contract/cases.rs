@@ -547,6 +547,81 @@ pub async fn cancel_leaves_nothing(ctx: Ctx) {
     );
 }
 
+/// `flush` between writes (what a writer does while its caller waits for a stalled client)
+/// changes nothing about the content, whatever the sizes; nothing is visible before commit.
+pub async fn flush_between_writes(ctx: Ctx) {
+    let path = ctx.path("dir/flushed");
+    let pieces = [
+        random_bytes(10),
+        random_bytes(300 * 1024),
+        random_bytes(6 * MIB),
+        random_bytes(1),
+    ];
+    let mut writer = ctx.storage.writer(&path, false).await.expect("writer");
+    writer.flush().await.expect("flush of an empty writer");
+    for piece in &pieces {
+        writer
+            .write(Bytes::from(piece.clone()))
+            .await
+            .expect("write");
+        writer.flush().await.expect("flush");
+        writer.flush().await.expect("flush twice");
+    }
+    assert_not_found(ctx.storage.stat(&path).await, "stat before commit");
+    let expected: Vec<u8> = pieces.concat();
+    assert_eq!(writer.size(), expected.len() as u64);
+    writer.commit().await.expect("commit");
+    assert!(
+        ctx.get("dir/flushed").await == expected,
+        "content after flushes"
+    );
+    // Nothing but the content is left beside it.
+    let children = ctx.storage.list(&ctx.path("dir")).await.expect("list");
+    assert_eq!(children.len(), 1, "{children:?}");
+}
+
+/// A flushed writer that is cancelled, or closed and resumed, behaves as if never flushed.
+pub async fn flush_then_cancel_or_resume(ctx: Ctx) {
+    let cancelled = ctx.path("dir/cancelled");
+    let mut writer = ctx.storage.writer(&cancelled, false).await.expect("writer");
+    writer
+        .write(Bytes::from(random_bytes(1000)))
+        .await
+        .expect("write");
+    writer.flush().await.expect("flush");
+    writer.cancel().await.expect("cancel");
+    assert_not_found(ctx.storage.stat(&cancelled).await, "stat after cancel");
+
+    let resumed = ctx.path("dir/resumed");
+    let (first, second) = (random_bytes(2000), random_bytes(3000));
+    let mut writer = ctx.storage.writer(&resumed, false).await.expect("writer");
+    writer
+        .write(Bytes::from(first.clone()))
+        .await
+        .expect("write");
+    writer.flush().await.expect("flush");
+    writer.close().await.expect("close");
+    let mut writer = ctx
+        .fresh_instance()
+        .writer(&resumed, true)
+        .await
+        .expect("resume");
+    assert_eq!(writer.size(), 2000);
+    writer
+        .write(Bytes::from(second.clone()))
+        .await
+        .expect("write");
+    writer.flush().await.expect("flush");
+    writer.commit().await.expect("commit");
+    assert!(ctx.get("dir/resumed").await == [first, second].concat());
+    let children = ctx.storage.list(&ctx.path("dir")).await.expect("list");
+    assert_eq!(
+        children.len(),
+        1,
+        "only the committed file is left: {children:?}"
+    );
+}
+
 pub async fn cancel_of_resumed_writer(ctx: Ctx) {
     let path = ctx.path("dir/cancelled");
     let mut writer = ctx.storage.writer(&path, false).await.expect("writer");

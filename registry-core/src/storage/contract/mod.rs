@@ -78,6 +78,7 @@ macro_rules! storage_contract_tests {
             writer_invisible_before_commit, closed_writer_not_listed,
             commit_isolates_concurrent_writers,
             resume_from_fresh_instance, cancel_leaves_nothing, cancel_of_resumed_writer,
+            flush_between_writes, flush_then_cancel_or_resume,
             list_missing_directory, list_fifty_children, list_direct_children_only,
             list_root,
             move_file, move_overwrites, move_onto_itself, move_missing_source_keeps_destination,
