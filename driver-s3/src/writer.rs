@@ -370,12 +370,18 @@ impl FileWriter for S3Writer {
             // Too small for a part: kept as a private object meanwhile, and read back before
             // the next bytes (as a resumed writer reads its tail).
             let key = self.context.layout.new_tail(&self.path);
-            let stored = self.context.bucket.put(&key, pending).await;
-            if stored.is_ok() {
-                self.unread_tail = Some(Tail { key, size });
-                self.spilled = true;
+            match self.context.bucket.put(&key, pending.clone()).await {
+                Ok(()) => {
+                    self.unread_tail = Some(Tail { key, size });
+                    self.spilled = true;
+                }
+                Err(e) => {
+                    // Only memory was to be saved: the bytes stay buffered, the write goes on.
+                    tracing::warn!(%key, error = %e, "could not spill a stalled writer's bytes");
+                    self.pending = BytesMut::from(pending.as_ref());
+                }
             }
-            stored
+            Ok(())
         };
         if flushed.is_err() {
             self.failed = true;
