@@ -12,6 +12,7 @@ driver_tests!(
     tags_paginate_with_n_and_last,
     following_link_headers_walks_all_tags,
     tags_of_an_unknown_repository_are_404,
+    tags_of_an_untagged_repository_are_404,
     invalid_page_sizes_are_400,
     catalog_lists_repositories_sorted,
     catalog_paginates_with_link_headers,
@@ -138,6 +139,37 @@ async fn tags_of_an_unknown_repository_are_404(driver: Driver) {
     ] {
         assert_error(s.get(path).await, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
     }
+    s.stop().await;
+}
+
+/// The reference answers 404 `NAME_UNKNOWN` for a repository that holds blobs, or manifests
+/// pushed by digest, but no tag; so does this registry, also once the last tag is deleted.
+async fn tags_of_an_untagged_repository_are_404(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    s.push_blob("blobs/only", b"a blob and nothing else").await;
+    let manifest = s.image("by/digest", 3, 1).await;
+    s.push_manifest("by/digest", manifest.digest().as_str(), &manifest)
+        .await;
+    let tagged = s.image("untagged/later", 4, 1).await;
+    s.push_manifest("untagged/later", "v1", &tagged).await;
+    assert_eq!(
+        s.get("/v2/untagged/later/tags/list").await.status(),
+        StatusCode::OK
+    );
+    let response = s.delete("/v2/untagged/later/manifests/v1").await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    for repo in ["blobs/only", "by/digest", "untagged/later"] {
+        for query in ["", "?n=1"] {
+            let response = s.get(&format!("/v2/{repo}/tags/list{query}")).await;
+            assert_error(response, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
+        }
+    }
+    // The repositories still exist for everything else.
+    let catalog = json(s.get("/v2/_catalog").await).await;
+    assert_eq!(
+        strings(&catalog["repositories"]),
+        ["blobs/only", "by/digest", "untagged/later"]
+    );
     s.stop().await;
 }
 
@@ -286,3 +318,4 @@ async fn layers_of(s: &TestServer, repo: &str) -> Vec<String> {
         .map(|l| l["digest"].as_str().unwrap().to_owned())
         .collect()
 }
+

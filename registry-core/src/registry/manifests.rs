@@ -207,7 +207,7 @@ impl Registry {
             return Err(RegistryError::ManifestUnknown(digest.to_string()));
         }
         // Tags first: a crash midway must not leave a tag pointing at a deleted revision.
-        for tag in self.all_tags(repo).await? {
+        for tag in self.all_tags(repo).await?.unwrap_or_default() {
             let current = layout::tag_current_link(repo, &tag);
             if self.link_points_to(&current, digest).await? {
                 match self.storage.delete(&layout::tag_dir(repo, &tag)).await {
