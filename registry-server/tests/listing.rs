@@ -18,6 +18,7 @@ driver_tests!(
     catalog_paginates_with_link_headers,
     empty_catalog,
     catalog_pages_are_capped_by_maxentries,
+    catalog_order_is_the_references,
 );
 
 const TAGS: [&str; 7] = ["v10", "latest", "V2", "1.0", "v1", "_internal", "a-b.c_d"];
@@ -319,3 +320,54 @@ async fn layers_of(s: &TestServer, repo: &str) -> Vec<String> {
         .collect()
 }
 
+/// These names in the order CNCF Distribution 2.8.2 lists them (observed on a filesystem root
+/// it wrote): the order of `<name>/_layers`, component by component, so `a/0` precedes `a`.
+const REFERENCE_ORDER: [&str; 13] = [
+    "a/0", "a", "a/b/0c", "a/b", "a/b/c", "a/b-c", "a-b", "a.b", "a0", "a_b", "ab", "b", "b/a",
+];
+
+async fn catalog_order_is_the_references(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    // Pushed in another order, one blob each (a blob link makes a repository).
+    for repo in REFERENCE_ORDER.iter().rev() {
+        s.push_blob(repo, repo.as_bytes()).await;
+    }
+    let response = s.get("/v2/_catalog").await;
+    assert_eq!(
+        strings(&json(response).await["repositories"]),
+        REFERENCE_ORDER
+    );
+
+    // `last` is read in the same order, so a chain of pages lists each repository once.
+    for n in [1, 2, 5] {
+        let mut seen = Vec::new();
+        let mut next = Some(format!("/v2/_catalog?n={n}"));
+        while let Some(url) = next {
+            let response = s.get(&url).await;
+            next = next_link(&response);
+            let page = strings(&json(response).await["repositories"]);
+            assert!(page.len() <= n, "{url}: {page:?}");
+            seen.extend(page);
+            assert!(seen.len() <= REFERENCE_ORDER.len(), "n={n}: {seen:?}");
+        }
+        assert_eq!(seen, REFERENCE_ORDER, "n={n}");
+    }
+    // The pages after a repository whose child sorts before it. (The reference answers
+    // `["a/b/0c","a/b"]` and `["a/0","a/b/0c"]` here: it compares `last` by name.)
+    for (last, page) in [
+        ("a/0", ["a", "a/b/0c"]),
+        ("a", ["a/b/0c", "a/b"]),
+        ("a/b", ["a/b/c", "a/b-c"]),
+        ("a%2Fb-c", ["a-b", "a.b"]),
+        // A name that is no repository still has its place in the order.
+        ("a/b/a", ["a/b/c", "a/b-c"]),
+    ] {
+        let response = s.get(&format!("/v2/_catalog?n=2&last={last}")).await;
+        assert_eq!(
+            strings(&json(response).await["repositories"]),
+            page,
+            "last={last}"
+        );
+    }
+    s.stop().await;
+}

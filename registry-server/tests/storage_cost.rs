@@ -1,0 +1,158 @@
+//! What requests cost in storage operations, counted by a recording driver over the in-memory
+//! one (`common::counting`): requests a client controls must cost what they return, not what
+//! the registry holds or how often the client repeats itself.
+
+mod common;
+
+use bytes::Bytes;
+use common::counting::{Counting, Op};
+use registry_core::domain::{Digest, RepositoryName, Tag};
+use registry_core::layout;
+use registry_core::registry::{Registry, RegistrySettings};
+use registry_core::storage::Storage;
+
+fn name(s: &str) -> RepositoryName {
+    s.parse().expect("repository name")
+}
+
+async fn put(storage: &Storage, path: &str, content: &[u8]) {
+    storage
+        .put_content(path, Bytes::copy_from_slice(content))
+        .await
+        .expect("put_content");
+}
+
+/// Lays out a repository the way pushes leave it: `layers` blob links, a tagged manifest
+/// revision, and `uploads` unfinished uploads.
+async fn repository(storage: &Storage, repo: &str, layers: u64, uploads: u64) {
+    let repo = name(repo);
+    for i in 0..layers {
+        let digest = Digest::sha256_of(format!("{repo} layer {i}").as_bytes());
+        put(
+            storage,
+            &layout::layer_link(&repo, &digest),
+            digest.as_str().as_bytes(),
+        )
+        .await;
+    }
+    let manifest = Digest::sha256_of(repo.as_str().as_bytes());
+    put(
+        storage,
+        &layout::revision_link(&repo, &manifest),
+        manifest.as_str().as_bytes(),
+    )
+    .await;
+    let tag: Tag = "latest".parse().unwrap();
+    put(
+        storage,
+        &layout::tag_current_link(&repo, &tag),
+        manifest.as_str().as_bytes(),
+    )
+    .await;
+    for i in 0..uploads {
+        let id = format!("upload-{i}");
+        put(storage, &layout::upload_data(&repo, &id), b"partial").await;
+        put(
+            storage,
+            &layout::upload_started_at(&repo, &id),
+            b"2026-01-01T00:00:00Z",
+        )
+        .await;
+    }
+}
+
+fn registry(storage: Storage) -> Registry {
+    Registry::new(storage, RegistrySettings::default())
+}
+
+/// The first repositories in catalog order, in both registries of [`small_and_large`].
+const FRONT: [&str; 6] = ["aa/one", "aa/one/sub", "bb", "cc", "dd/r000", "dd/r001"];
+
+/// A registry with a few small repositories, and one with many large ones, under the same
+/// names at the front (so that pages near the start hold the same names in both).
+async fn small_and_large() -> ((Registry, Counting), (Registry, Counting)) {
+    let (small, small_log) = Counting::storage();
+    for repo in FRONT {
+        repository(&small, repo, 1, 0).await;
+    }
+    let (large, large_log) = Counting::storage();
+    for repo in FRONT {
+        repository(&large, repo, 60, 30).await;
+    }
+    for i in 0..300 {
+        if i >= 2 {
+            repository(&large, &format!("dd/r{i:03}"), 5, 3).await;
+        }
+        repository(&large, &format!("r{i:03}"), 5, 3).await;
+    }
+    small_log.take();
+    large_log.take();
+    ((registry(small), small_log), (registry(large), large_log))
+}
+
+fn assert_no_repository_content(ops: &[Op], what: &str) {
+    for (op, path) in ops {
+        let below_repositories = path
+            .strip_prefix(&layout::repositories_root())
+            .unwrap_or_default();
+        assert!(
+            !below_repositories.split('/').any(|c| c.starts_with('_')),
+            "{what}: {op} {path} reads inside a repository"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_pages_cost_the_same_whatever_the_registry_holds() {
+    let ((small, small_log), (large, large_log)) = small_and_large().await;
+    for (n, last) in [
+        (1, None),
+        (1, Some("aa/one")),
+        (2, Some("aa/one")),
+        (1, Some("aa/one/sub")),
+        (1, Some("bb")),
+        (1, Some("cc")),
+    ] {
+        let what = format!("n={n} last={last:?}");
+        let small_page = small.catalog(Some(n), last).await.expect("catalog");
+        let large_page = large.catalog(Some(n), last).await.expect("catalog");
+        assert_eq!(small_page.items, large_page.items, "{what}");
+        assert_eq!(small_page.items.len(), n, "{what}");
+        assert!(large_page.next_last.is_some(), "{what}: more follow");
+        let (small_ops, large_ops) = (small_log.take(), large_log.take());
+        assert_no_repository_content(&large_ops, &what);
+        assert!(
+            large_ops.iter().all(|(op, _)| *op == "list"),
+            "{what}: {large_ops:?}"
+        );
+        // The same listings, whatever else the registry holds: the root, the directories on
+        // the way to `last`, and those of the page's repositories and of the one after.
+        assert_eq!(small_ops, large_ops, "{what}");
+        let enclosing = last.map_or(0, |l| l.split('/').count());
+        assert!(
+            large_ops.len() <= 1 + enclosing + 2 * (n + 1),
+            "{what}: {large_ops:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_pages_of_a_large_registry_chain_to_every_repository() {
+    let (_, (large, log)) = small_and_large().await;
+    let all = large.catalog(Some(1000), None).await.expect("catalog");
+    assert_eq!(all.items.len(), 604); // FRONT, 298 more below dd/, 300 at the top
+    assert_eq!(all.next_last, None);
+    log.take();
+    let mut seen = Vec::new();
+    let mut last: Option<String> = None;
+    loop {
+        let page = large.catalog(Some(7), last.as_deref()).await.expect("page");
+        assert_no_repository_content(&log.take(), "page");
+        seen.extend(page.items);
+        match page.next_last {
+            Some(next) => last = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, all.items);
+}
