@@ -6,9 +6,10 @@ mod common;
 
 use bytes::Bytes;
 use common::counting::{Counting, Op};
-use registry_core::domain::{Digest, RepositoryName, Tag};
+use common::*;
+use registry_core::domain::{Digest, Reference, RepositoryName, Tag};
 use registry_core::layout;
-use registry_core::registry::{Registry, RegistrySettings};
+use registry_core::registry::{Registry, RegistryError, RegistrySettings};
 use registry_core::storage::Storage;
 
 fn name(s: &str) -> RepositoryName {
@@ -155,4 +156,97 @@ async fn catalog_pages_of_a_large_registry_chain_to_every_repository() {
         }
     }
     assert_eq!(seen, all.items);
+}
+
+/// A manifest naming one layer 5,000 times (and its config twice) costs one link read and
+/// one stat of each distinct blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_layer_is_looked_up_once() {
+    let (storage, log) = Counting::storage();
+    let registry = registry(storage.clone());
+    let repo = name("repeats");
+    let config = config_blob(1);
+    let layer = bytes(2, 300);
+    let mut digests = Vec::new();
+    for content in [&config, &layer] {
+        let digest = Digest::sha256_of(content);
+        put(&storage, &layout::blob_data(&digest), content).await;
+        put(
+            &storage,
+            &layout::layer_link(&repo, &digest),
+            digest.as_str().as_bytes(),
+        )
+        .await;
+        digests.push((digest, content.len() as u64));
+    }
+    let layers = vec![digests[1].clone(); 5000];
+    let manifest = image_manifest(
+        ImageFormat::Oci,
+        (&digests[0].0, digests[0].1),
+        &layers,
+        None,
+    );
+    log.take();
+    let reference = Reference::Tag("v1".parse().unwrap());
+    registry
+        .put_manifest(
+            &repo,
+            &reference,
+            Some(&manifest.media_type),
+            Bytes::from(manifest.body),
+        )
+        .await
+        .expect("manifest accepted");
+    let ops = log.take();
+    for (digest, _) in &digests {
+        let link = layout::layer_link(&repo, digest);
+        let data = layout::blob_data(digest);
+        let reads = |path: &str| ops.iter().filter(|(_, p)| p == path).count();
+        assert_eq!(reads(&link), 1, "reads of {link}: {ops:?}");
+        assert_eq!(reads(&data), 1, "lookups of {data}: {ops:?}");
+    }
+    assert!(ops.len() < 12, "{ops:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn descriptors_of_one_blob_must_agree_on_its_size() {
+    let (storage, log) = Counting::storage();
+    let registry = registry(storage.clone());
+    let repo = name("disagree");
+    let config = config_blob(3);
+    let layer = bytes(4, 50);
+    let config_digest = Digest::sha256_of(&config);
+    let layer_digest = Digest::sha256_of(&layer);
+    for (digest, content) in [(&config_digest, &config), (&layer_digest, &layer)] {
+        put(&storage, &layout::blob_data(digest), content).await;
+        put(
+            &storage,
+            &layout::layer_link(&repo, digest),
+            digest.as_str().as_bytes(),
+        )
+        .await;
+    }
+    let layers = [(layer_digest.clone(), 50), (layer_digest, 51)];
+    let manifest = image_manifest(
+        ImageFormat::Oci,
+        (&config_digest, config.len() as u64),
+        &layers,
+        None,
+    );
+    log.take();
+    let reference = Reference::Tag("v1".parse().unwrap());
+    let result = registry
+        .put_manifest(
+            &repo,
+            &reference,
+            Some(&manifest.media_type),
+            Bytes::from(manifest.body),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(RegistryError::ManifestInvalid(_))),
+        "{result:?}"
+    );
+    // Refused before any storage lookup.
+    assert_eq!(log.take(), Vec::<Op>::new());
 }
