@@ -192,23 +192,36 @@ impl ParsedManifest {
         self.manifests.iter()
     }
 
-    /// The descriptor that lists this manifest among its subject's referrers.
-    pub fn referrer_descriptor(&self, digest: Digest, size: u64) -> Descriptor {
+    /// The descriptor that lists this manifest among its subject's referrers. It borrows the
+    /// manifest's annotations: they are serialized once, into the referrers index entry.
+    pub fn referrer_entry<'a>(&'a self, digest: &'a Digest, size: u64) -> ReferrerEntry<'a> {
         // OCI 1.1: without artifactType, an image manifest's config media type stands in.
-        let artifact_type = self.artifact_type.clone().or_else(|| match self.kind {
-            ManifestKind::Image => self.config.as_ref().map(|c| c.media_type.clone()),
+        let artifact_type = self.artifact_type.as_deref().or(match self.kind {
+            ManifestKind::Image => self.config.as_ref().map(|c| c.media_type.as_str()),
             ManifestKind::Index => None,
         });
-        Descriptor {
-            media_type: self.media_type.clone(),
+        ReferrerEntry {
+            media_type: &self.media_type,
             digest,
             size,
             artifact_type,
-            annotations: self.annotations.clone(),
-            urls: None,
-            platform: None,
+            annotations: self.annotations.as_ref(),
         }
     }
+}
+
+/// A referrer's descriptor, as stored in the referrers index and served in referrers
+/// responses; it serializes like a [`Descriptor`] without copying what it describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferrerEntry<'a> {
+    pub media_type: &'a str,
+    pub digest: &'a Digest,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<&'a BTreeMap<String, String>>,
 }
 
 pub fn is_manifest_type(media_type: &str) -> bool {
@@ -289,9 +302,10 @@ mod tests {
         let m = ParsedManifest::parse(image("").as_bytes(), Some(OCI_MANIFEST)).unwrap();
         assert_eq!(m.kind, ManifestKind::Image);
         assert_eq!(m.required_blobs().count(), 2);
-        let r = m.referrer_descriptor(D1.parse().unwrap(), 10);
+        let digest = D1.parse().unwrap();
+        let r = m.referrer_entry(&digest, 10);
         assert_eq!(
-            r.artifact_type.as_deref(),
+            r.artifact_type,
             Some("application/vnd.oci.image.config.v1+json")
         );
     }
@@ -348,10 +362,21 @@ mod tests {
         );
         let m = ParsedManifest::parse(image(&extra).as_bytes(), None).unwrap();
         assert_eq!(m.subject.as_ref().map(|s| s.size), Some(5));
-        let r = m.referrer_descriptor(D1.parse().unwrap(), 1);
-        assert_eq!(r.artifact_type.as_deref(), Some("application/example"));
+        let digest = D1.parse().unwrap();
+        let r = m.referrer_entry(&digest, 1);
+        assert_eq!(r.artifact_type, Some("application/example"));
+        // It serializes as the descriptor it stands for.
+        let json = serde_json::to_vec(&r).unwrap();
+        let descriptor: Descriptor = serde_json::from_slice(&json).unwrap();
+        assert_eq!(descriptor.digest, digest);
+        assert_eq!(descriptor.media_type, OCI_MANIFEST);
+        assert_eq!(descriptor.size, 1);
         assert_eq!(
-            r.annotations.unwrap().get("a").map(String::as_str),
+            descriptor.artifact_type.as_deref(),
+            Some("application/example")
+        );
+        assert_eq!(
+            descriptor.annotations.unwrap().get("a").map(String::as_str),
             Some("b")
         );
     }

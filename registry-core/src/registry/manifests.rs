@@ -70,7 +70,7 @@ impl Registry {
         self.write_link(&layout::revision_link(repo, &digest), &digest)
             .await?;
         if let Some(subject) = &manifest.subject {
-            let entry = manifest.referrer_descriptor(digest.clone(), body.len() as u64);
+            let entry = manifest.referrer_entry(&digest, body.len() as u64);
             self.add_referrer(repo, &subject.digest, &entry).await?;
         }
         if let Reference::Tag(tag) = reference {
