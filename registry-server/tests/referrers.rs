@@ -481,7 +481,7 @@ async fn many_referrers_come_in_pages(driver: Driver) {
         pushed.push((a.digest(), *kind));
     }
     let kind = |i: usize| {
-        if i % 100 == 0 {
+        if i.is_multiple_of(100) {
             "application/x.few"
         } else {
             "application/x.many"
