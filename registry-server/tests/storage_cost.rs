@@ -250,3 +250,28 @@ async fn descriptors_of_one_blob_must_agree_on_its_size() {
     // Refused before any storage lookup.
     assert_eq!(log.take(), Vec::<Op>::new());
 }
+
+/// The default walk (what drivers without their own get) skips what lies before
+/// `start_after` without a `stat` per skipped entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walk_does_not_stat_what_it_skips() {
+    let (storage, log) = Counting::storage();
+    for i in 0..200 {
+        put(&storage, &format!("/w/f{i:03}"), b"x").await;
+    }
+    log.take();
+    let mut visited = Vec::new();
+    storage
+        .walk("/w", Some("/w/f190"), &mut |info| {
+            visited.push(info.path.as_str().to_owned());
+            Ok(registry_core::storage::WalkControl::Continue)
+        })
+        .await
+        .expect("walk");
+    let expected: Vec<String> = (191..200).map(|i| format!("/w/f{i:03}")).collect();
+    assert_eq!(visited, expected);
+    let ops = log.take();
+    let stats = ops.iter().filter(|(op, _)| *op == "stat").count();
+    // Those visited, and `start_after` itself (what lies below it would come after it).
+    assert_eq!(stats, expected.len() + 1, "{ops:?}");
+}
