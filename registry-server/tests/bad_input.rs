@@ -804,8 +804,15 @@ async fn unknown_endpoints(driver: Driver) {
         "/v2/fixture/blobs/uploads/a/b",
         "/v2/../v2/",
         "/%2e%2e/v2/",
+        "/v2/foo/bar/baz/unknown",
+        "/v2/fixture/referrers",
     ] {
-        cases.push(case("GET", path, 404, "NOT_FOUND"));
+        cases.push(case("GET", path, 404, "UNSUPPORTED"));
+    }
+    // What is no endpoint is 404 whatever the method (405 is for endpoints that exist).
+    for method in ["HEAD", "POST", "PUT", "PATCH", "DELETE", "BREW"] {
+        cases.push(case(method, "/v3/x", 404, "UNSUPPORTED"));
+        cases.push(case(method, "/v2/fixture/things/x", 404, "UNSUPPORTED"));
     }
     check_all(&s, cases).await;
     s.stop().await;

@@ -12,11 +12,13 @@ driver_tests!(
     tags_paginate_with_n_and_last,
     following_link_headers_walks_all_tags,
     tags_of_an_unknown_repository_are_404,
+    tags_of_an_untagged_repository_are_404,
     invalid_page_sizes_are_400,
     catalog_lists_repositories_sorted,
     catalog_paginates_with_link_headers,
     empty_catalog,
     catalog_pages_are_capped_by_maxentries,
+    catalog_order_is_the_references,
 );
 
 const TAGS: [&str; 7] = ["v10", "latest", "V2", "1.0", "v1", "_internal", "a-b.c_d"];
@@ -138,6 +140,37 @@ async fn tags_of_an_unknown_repository_are_404(driver: Driver) {
     ] {
         assert_error(s.get(path).await, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
     }
+    s.stop().await;
+}
+
+/// The reference answers 404 `NAME_UNKNOWN` for a repository that holds blobs, or manifests
+/// pushed by digest, but no tag; so does this registry, also once the last tag is deleted.
+async fn tags_of_an_untagged_repository_are_404(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    s.push_blob("blobs/only", b"a blob and nothing else").await;
+    let manifest = s.image("by/digest", 3, 1).await;
+    s.push_manifest("by/digest", manifest.digest().as_str(), &manifest)
+        .await;
+    let tagged = s.image("untagged/later", 4, 1).await;
+    s.push_manifest("untagged/later", "v1", &tagged).await;
+    assert_eq!(
+        s.get("/v2/untagged/later/tags/list").await.status(),
+        StatusCode::OK
+    );
+    let response = s.delete("/v2/untagged/later/manifests/v1").await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    for repo in ["blobs/only", "by/digest", "untagged/later"] {
+        for query in ["", "?n=1"] {
+            let response = s.get(&format!("/v2/{repo}/tags/list{query}")).await;
+            assert_error(response, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
+        }
+    }
+    // The repositories still exist for everything else.
+    let catalog = json(s.get("/v2/_catalog").await).await;
+    assert_eq!(
+        strings(&catalog["repositories"]),
+        ["blobs/only", "by/digest", "untagged/later"]
+    );
     s.stop().await;
 }
 
@@ -285,4 +318,56 @@ async fn layers_of(s: &TestServer, repo: &str) -> Vec<String> {
         .iter()
         .map(|l| l["digest"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// These names in the order CNCF Distribution 2.8.2 lists them (observed on a filesystem root
+/// it wrote): the order of `<name>/_layers`, component by component, so `a/0` precedes `a`.
+const REFERENCE_ORDER: [&str; 13] = [
+    "a/0", "a", "a/b/0c", "a/b", "a/b/c", "a/b-c", "a-b", "a.b", "a0", "a_b", "ab", "b", "b/a",
+];
+
+async fn catalog_order_is_the_references(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    // Pushed in another order, one blob each (a blob link makes a repository).
+    for repo in REFERENCE_ORDER.iter().rev() {
+        s.push_blob(repo, repo.as_bytes()).await;
+    }
+    let response = s.get("/v2/_catalog").await;
+    assert_eq!(
+        strings(&json(response).await["repositories"]),
+        REFERENCE_ORDER
+    );
+
+    // `last` is read in the same order, so a chain of pages lists each repository once.
+    for n in [1, 2, 5] {
+        let mut seen = Vec::new();
+        let mut next = Some(format!("/v2/_catalog?n={n}"));
+        while let Some(url) = next {
+            let response = s.get(&url).await;
+            next = next_link(&response);
+            let page = strings(&json(response).await["repositories"]);
+            assert!(page.len() <= n, "{url}: {page:?}");
+            seen.extend(page);
+            assert!(seen.len() <= REFERENCE_ORDER.len(), "n={n}: {seen:?}");
+        }
+        assert_eq!(seen, REFERENCE_ORDER, "n={n}");
+    }
+    // The pages after a repository whose child sorts before it. (The reference answers
+    // `["a/b/0c","a/b"]` and `["a/0","a/b/0c"]` here: it compares `last` by name.)
+    for (last, page) in [
+        ("a/0", ["a", "a/b/0c"]),
+        ("a", ["a/b/0c", "a/b"]),
+        ("a/b", ["a/b/c", "a/b-c"]),
+        ("a%2Fb-c", ["a-b", "a.b"]),
+        // A name that is no repository still has its place in the order.
+        ("a/b/a", ["a/b/c", "a/b-c"]),
+    ] {
+        let response = s.get(&format!("/v2/_catalog?n=2&last={last}")).await;
+        assert_eq!(
+            strings(&json(response).await["repositories"]),
+            page,
+            "last={last}"
+        );
+    }
+    s.stop().await;
 }

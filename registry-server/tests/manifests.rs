@@ -28,6 +28,7 @@ driver_tests!(
     manifest_digests_are_not_blobs_of_the_repository,
     a_manifest_is_served_as_the_type_it_was_pushed_as,
     if_none_match_answers_304,
+    ambiguous_manifests_are_400,
 );
 
 /// GET and HEAD of `reference` answer `manifest` exactly.
@@ -663,5 +664,49 @@ async fn if_none_match_answers_304(driver: Driver) {
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
+    s.stop().await;
+}
+
+/// Manifests that JSON parsers read differently (a key twice; a key Go's decoder takes for a
+/// field though it differs in letter case) are refused, and nothing is stored.
+async fn ambiguous_manifests_are_400(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let shown = s.image("ambiguous", 60, 1).await;
+    let hidden = s.image("ambiguous", 61, 1).await;
+    let hidden_layers = {
+        let value: serde_json::Value = serde_json::from_slice(&hidden.body).unwrap();
+        value["layers"].to_string()
+    };
+    let text = String::from_utf8(shown.body.clone()).unwrap();
+    let close = text.rfind('}').unwrap();
+    let with = |extra: &str| format!("{},{extra}}}", &text[..close]);
+    let bodies = [
+        // Which of the two layer lists counts depends on the parser.
+        with(&format!(r#""layers":{hidden_layers}"#)),
+        // Go reads "Layers" as the layers: it replaces the list the registry checked.
+        with(&format!(r#""Layers":{hidden_layers}"#)),
+        with(r#""MediaType":"application/vnd.oci.image.index.v1+json""#),
+        text.replacen(r#""digest""#, r#""Digest""#, 1),
+        text.replacen(r#""size""#, r#""size": 1, "size""#, 1),
+    ];
+    for body in bodies {
+        let digest = Digest::sha256_of(body.as_bytes());
+        for reference in ["v1", digest.as_str()] {
+            let response = s
+                .put_manifest("ambiguous", reference, OCI_MANIFEST, body.as_bytes())
+                .await;
+            assert_error(response, StatusCode::BAD_REQUEST, "MANIFEST_INVALID").await;
+        }
+        let response = s.get(&format!("/v2/ambiguous/manifests/{digest}")).await;
+        assert_error(response, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
+    }
+    assert_error(
+        s.get("/v2/ambiguous/manifests/v1").await,
+        StatusCode::NOT_FOUND,
+        "MANIFEST_UNKNOWN",
+    )
+    .await;
+    // The plain manifest is fine.
+    s.push_manifest("ambiguous", "v1", &shown).await;
     s.stop().await;
 }

@@ -2,8 +2,13 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use common::*;
-use registry_core::domain::Digest;
+use futures::StreamExt;
+use registry_core::domain::{Digest, RepositoryName};
+use registry_core::layout;
+use registry_core::registry::{REFERRERS_PAGE_BYTES, REFERRERS_PAGE_ENTRIES};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -16,6 +21,8 @@ driver_tests!(
     a_deleted_referrer_leaves_the_list,
     artifact_type_defaults_to_the_config_media_type,
     an_index_can_refer_to_a_subject,
+    many_referrers_come_in_pages,
+    large_annotations_are_paged_by_bytes,
 );
 
 /// An artifact manifest (OCI 1.1 style: empty config, one layer) referring to `subject`.
@@ -365,5 +372,212 @@ async fn an_index_can_refer_to_a_subject(driver: Driver) {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["mediaType"], OCI_INDEX);
     assert_eq!(list[0]["artifactType"], "application/vnd.example.bundle");
+    s.stop().await;
+}
+
+/// Writes referrer entries straight into the referrers index of `subject` (pushing thousands
+/// of manifests through the API would take long on the cloud emulators); returns their
+/// digests. Entry `i` gets `artifact_type(i)` and an annotation of `annotation_bytes`.
+async fn index_entries(
+    s: &TestServer,
+    repo: &str,
+    subject: &Digest,
+    count: usize,
+    artifact_type: impl Fn(usize) -> &'static str,
+    annotation_bytes: usize,
+) -> Vec<Digest> {
+    let repo: RepositoryName = repo.parse().unwrap();
+    let entries: Vec<(Digest, Vec<u8>)> = (0..count)
+        .map(|i| {
+            let digest = Digest::sha256_of(format!("{repo} referrer {i}").as_bytes());
+            let entry = json!({
+                "mediaType": OCI_MANIFEST,
+                "digest": digest.as_str(),
+                "size": 500 + i,
+                "artifactType": artifact_type(i),
+                "annotations": {"note": "x".repeat(annotation_bytes), "i": i.to_string()},
+            });
+            (digest, serde_json::to_vec(&entry).unwrap())
+        })
+        .collect();
+    let storage = s.storage().clone();
+    futures::stream::iter(entries.iter())
+        .map(|(digest, entry)| {
+            let path = layout::referrer_entry(&repo, subject, digest);
+            let storage = storage.clone();
+            async move { storage.put_content(&path, entry.clone()).await }
+        })
+        .buffer_unordered(16)
+        .for_each(|written| async move { written.expect("referrer entry written") })
+        .await;
+    entries.into_iter().map(|(digest, _)| digest).collect()
+}
+
+/// Follows `Link` from `first`; returns each page's digests. Checks every page's shape.
+async fn pages(s: &TestServer, first: &str, filtered: bool) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut next = Some(first.to_owned());
+    while let Some(url) = next {
+        let response = s.get(&url).await;
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        assert_eq!(
+            header(&response, "Content-Type").as_deref(),
+            Some(OCI_INDEX)
+        );
+        assert_eq!(
+            header(&response, "OCI-Filters-Applied").is_some(),
+            filtered,
+            "{url}"
+        );
+        next = header(&response, "Link").map(|link| {
+            assert!(link.ends_with("; rel=\"next\""), "{link}");
+            let target = link.strip_prefix('<').unwrap().split('>').next().unwrap();
+            assert_eq!(target.contains("artifactType="), filtered, "{link}");
+            target.to_owned()
+        });
+        let page: Vec<String> = listed(response)
+            .await
+            .iter()
+            .map(|d| d["digest"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(!page.is_empty(), "{url}: an empty page");
+        pages.push(page);
+        assert!(pages.len() < 100, "the Link chain does not end");
+    }
+    pages
+}
+
+/// Pages hold at most the cap, in digest order, and the chain lists every referrer once.
+fn assert_chain(pages: &[Vec<String>], expected: &BTreeSet<String>) {
+    for page in &pages[..pages.len() - 1] {
+        assert_eq!(
+            page.len(),
+            REFERRERS_PAGE_ENTRIES,
+            "pages before the last are full"
+        );
+    }
+    let all: Vec<String> = pages.concat();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted, "digest order across pages");
+    let distinct: BTreeSet<String> = all.iter().cloned().collect();
+    assert_eq!(distinct.len(), all.len(), "no referrer twice");
+    assert_eq!(&distinct, expected);
+}
+
+async fn many_referrers_come_in_pages(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("crowded", 40, 1).await;
+    s.push_manifest("crowded", "v1", &image).await;
+    let subject = image.digest();
+    // Two pushed through the API, the rest written into the index.
+    let mut pushed = Vec::new();
+    for (i, kind) in ["application/x.many", "application/x.few"]
+        .iter()
+        .enumerate()
+    {
+        let a = artifact(&s, "crowded", &image, Some(kind), json!({}), 41 + i as u64).await;
+        s.push_manifest("crowded", a.digest().as_str(), &a).await;
+        pushed.push((a.digest(), *kind));
+    }
+    let kind = |i: usize| {
+        if i.is_multiple_of(100) {
+            "application/x.few"
+        } else {
+            "application/x.many"
+        }
+    };
+    let count = REFERRERS_PAGE_ENTRIES + 150;
+    let written = index_entries(&s, "crowded", &subject, count, kind, 10).await;
+    let mut all: BTreeSet<String> = written.iter().map(|d| d.to_string()).collect();
+    all.extend(pushed.iter().map(|(d, _)| d.to_string()));
+
+    let url = format!("/v2/crowded/referrers/{subject}");
+    let unfiltered = pages(&s, &url, false).await;
+    assert_eq!(unfiltered.len(), 2);
+    assert_chain(&unfiltered, &all);
+
+    // The filter holds across pages, and the Link keeps it.
+    let of_kind = |wanted: &str| -> BTreeSet<String> {
+        let written = written
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| kind(*i) == wanted)
+            .map(|(_, d)| d.to_string());
+        let pushed = pushed
+            .iter()
+            .filter(|(_, k)| *k == wanted)
+            .map(|(d, _)| d.to_string());
+        written.chain(pushed).collect()
+    };
+    let many = pages(&s, &format!("{url}?artifactType=application/x.many"), true).await;
+    assert_eq!(many.len(), 2);
+    assert_chain(&many, &of_kind("application/x.many"));
+    let few = pages(&s, &format!("{url}?artifactType=application%2Fx.few"), true).await;
+    assert_eq!(few.len(), 1);
+    assert_chain(&few, &of_kind("application/x.few"));
+
+    // A page may start anywhere; a malformed `last` is refused.
+    let first = &unfiltered[0];
+    let response = s.get(&format!("{url}?last={}", first[9])).await;
+    let page = listed(response).await;
+    assert_eq!(page[0]["digest"], first[10]);
+    let response = s.get(&format!("{url}?last=sha256:nope")).await;
+    assert_error(response, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
+    s.stop().await;
+}
+
+/// Annotations make descriptors large: a page also stops before 4 MiB of them.
+async fn large_annotations_are_paged_by_bytes(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let subject = Digest::sha256_of(b"annotated subject");
+    let megabyte = 1024 * 1024;
+    let written = index_entries(
+        &s,
+        "annotated",
+        &subject,
+        7,
+        |_| "application/x.big",
+        megabyte,
+    )
+    .await;
+    let expected: BTreeSet<String> = written.iter().map(|d| d.to_string()).collect();
+    let url = format!("/v2/annotated/referrers/{subject}");
+    let mut seen = Vec::new();
+    let mut next = Some(url);
+    let mut pages = 0;
+    while let Some(url) = next {
+        let response = s.get(&url).await;
+        next = header(&response, "Link").map(|l| {
+            l.strip_prefix('<')
+                .unwrap()
+                .split('>')
+                .next()
+                .unwrap()
+                .to_owned()
+        });
+        let body = response.bytes().await.unwrap();
+        assert!(
+            body.len() <= REFERRERS_PAGE_BYTES + 200,
+            "{} bytes",
+            body.len()
+        );
+        let index: Value = serde_json::from_slice(&body).unwrap();
+        let page = index["manifests"].as_array().unwrap();
+        assert!(
+            !page.is_empty() && page.len() <= 3,
+            "{} entries",
+            page.len()
+        );
+        for d in page {
+            assert_eq!(d["annotations"]["note"].as_str().unwrap().len(), megabyte);
+            seen.push(d["digest"].as_str().unwrap().to_owned());
+        }
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    let distinct: BTreeSet<String> = seen.iter().cloned().collect();
+    assert_eq!(distinct.len(), seen.len());
+    assert_eq!(distinct, expected);
     s.stop().await;
 }

@@ -1,10 +1,31 @@
 //! Parsing and checking manifests: OCI image manifests and indexes, Docker schema 2 manifests
 //! and manifest lists. The registry stores the client's bytes unchanged; this only reads what
 //! it must check (referenced blobs and manifests) and index (subject, artifact type).
+//!
+//! # One reading for every reader
+//!
+//! The stored bytes are read again later by clients and by other registries on the same
+//! storage (the reference's garbage collector decides from them which blobs to keep), most of
+//! them with Go's `encoding/json`. So a manifest is refused (`MANIFEST_INVALID`) when JSON
+//! parsers could read it differently from this registry:
+//!
+//! - a key given twice in an object the registry reads: the manifest, its `config`, `layers`,
+//!   `manifests` and `subject` descriptors, and `annotations` (which parser keeps which value
+//!   differs);
+//! - a key that differs from one of those objects' fields only in letter case, such as
+//!   `"Layers"`, `"MediaType"` or, in a descriptor, `"Digest"`: Go matches keys to fields
+//!   case-insensitively and would read it as that field, where the registry would ignore it.
+//!   Such a manifest is ambiguous whatever the registry made of it, so it is refused rather
+//!   than read one way or the other.
+//!
+//! The checks run while the document is deserialized (`manifest_de`); a manifest PUT parses
+//! the body twice in all (this, and [`stored_media_type`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use super::manifest_de::RawManifest;
 
 use super::digest::Digest;
 use super::media_types::{
@@ -12,8 +33,8 @@ use super::media_types::{
     OCI_INDEX, OCI_MANIFEST,
 };
 
-/// An OCI content descriptor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An OCI content descriptor. Deserialized with the key rules of the module docs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
     pub media_type: String,
@@ -53,19 +74,6 @@ pub struct ParsedManifest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct InvalidManifest(pub String);
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawManifest {
-    schema_version: Option<i64>,
-    media_type: Option<String>,
-    config: Option<Descriptor>,
-    layers: Option<Vec<Descriptor>>,
-    manifests: Option<Vec<Descriptor>>,
-    subject: Option<Descriptor>,
-    artifact_type: Option<String>,
-    annotations: Option<BTreeMap<String, String>>,
-}
 
 /// The media type without parameters (`; charset=...`), lowercased.
 pub fn essence(content_type: &str) -> String {
@@ -192,23 +200,36 @@ impl ParsedManifest {
         self.manifests.iter()
     }
 
-    /// The descriptor that lists this manifest among its subject's referrers.
-    pub fn referrer_descriptor(&self, digest: Digest, size: u64) -> Descriptor {
+    /// The descriptor that lists this manifest among its subject's referrers. It borrows the
+    /// manifest's annotations: they are serialized once, into the referrers index entry.
+    pub fn referrer_entry<'a>(&'a self, digest: &'a Digest, size: u64) -> ReferrerEntry<'a> {
         // OCI 1.1: without artifactType, an image manifest's config media type stands in.
-        let artifact_type = self.artifact_type.clone().or_else(|| match self.kind {
-            ManifestKind::Image => self.config.as_ref().map(|c| c.media_type.clone()),
+        let artifact_type = self.artifact_type.as_deref().or(match self.kind {
+            ManifestKind::Image => self.config.as_ref().map(|c| c.media_type.as_str()),
             ManifestKind::Index => None,
         });
-        Descriptor {
-            media_type: self.media_type.clone(),
+        ReferrerEntry {
+            media_type: &self.media_type,
             digest,
             size,
             artifact_type,
-            annotations: self.annotations.clone(),
-            urls: None,
-            platform: None,
+            annotations: self.annotations.as_ref(),
         }
     }
+}
+
+/// A referrer's descriptor, as stored in the referrers index and served in referrers
+/// responses; it serializes like a [`Descriptor`] without copying what it describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferrerEntry<'a> {
+    pub media_type: &'a str,
+    pub digest: &'a Digest,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<&'a BTreeMap<String, String>>,
 }
 
 pub fn is_manifest_type(media_type: &str) -> bool {
@@ -289,9 +310,10 @@ mod tests {
         let m = ParsedManifest::parse(image("").as_bytes(), Some(OCI_MANIFEST)).unwrap();
         assert_eq!(m.kind, ManifestKind::Image);
         assert_eq!(m.required_blobs().count(), 2);
-        let r = m.referrer_descriptor(D1.parse().unwrap(), 10);
+        let digest = D1.parse().unwrap();
+        let r = m.referrer_entry(&digest, 10);
         assert_eq!(
-            r.artifact_type.as_deref(),
+            r.artifact_type,
             Some("application/vnd.oci.image.config.v1+json")
         );
     }
@@ -348,11 +370,105 @@ mod tests {
         );
         let m = ParsedManifest::parse(image(&extra).as_bytes(), None).unwrap();
         assert_eq!(m.subject.as_ref().map(|s| s.size), Some(5));
-        let r = m.referrer_descriptor(D1.parse().unwrap(), 1);
-        assert_eq!(r.artifact_type.as_deref(), Some("application/example"));
+        let digest = D1.parse().unwrap();
+        let r = m.referrer_entry(&digest, 1);
+        assert_eq!(r.artifact_type, Some("application/example"));
+        // It serializes as the descriptor it stands for.
+        let json = serde_json::to_vec(&r).unwrap();
+        let descriptor: Descriptor = serde_json::from_slice(&json).unwrap();
+        assert_eq!(descriptor.digest, digest);
+        assert_eq!(descriptor.media_type, OCI_MANIFEST);
+        assert_eq!(descriptor.size, 1);
         assert_eq!(
-            r.annotations.unwrap().get("a").map(String::as_str),
+            descriptor.artifact_type.as_deref(),
+            Some("application/example")
+        );
+        assert_eq!(
+            descriptor.annotations.unwrap().get("a").map(String::as_str),
             Some("b")
+        );
+    }
+
+    const LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+    fn assert_refused(body: &str, why: &str) {
+        match ParsedManifest::parse(body.as_bytes(), None) {
+            Err(InvalidManifest(message)) => {
+                assert!(
+                    message.contains(why),
+                    "{message:?} should say {why:?}: {body}"
+                )
+            }
+            Ok(_) => panic!("accepted: {body}"),
+        }
+    }
+
+    #[test]
+    fn refuses_keys_given_twice() {
+        let d2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+        let layer =
+            |digest: &str| format!(r#"{{"mediaType":"{LAYER}","digest":"{digest}","size":0}}"#);
+        let cases = [
+            // Top level.
+            image(&format!(r#","layers":[{}]"#, layer(d2))),
+            image(r#","schemaVersion":2"#),
+            image(&format!(r#","mediaType":"{OCI_INDEX}""#)),
+            image(&format!(
+                r#","config":{{"mediaType":"{OCI_MANIFEST}","digest":"{d2}","size":2}}"#
+            )),
+            // Escaped spellings are the same key.
+            image(&format!(r#","l\u0061yers":[{}]"#, layer(d2))),
+            // In descriptors: a layer, the config, an index entry, the subject.
+            image("").replace(r#""size":0}"#, &format!(r#""size":0,"digest":"{d2}"}}"#)),
+            image("").replace(r#""size":2}"#, r#""size":2,"size":3}"#),
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{D1}","digest":"{d2}","size":1}}]}}"#
+            ),
+            image(&format!(
+                r#","subject":{{"mediaType":"{OCI_MANIFEST}","mediaType":"{OCI_INDEX}","digest":"{D1}","size":5}}"#
+            )),
+            // Annotations, which go into the referrers index.
+            image(r#","annotations":{"a":"1","a":"2"}"#),
+        ];
+        for body in cases {
+            assert_refused(&body, "duplicate key");
+        }
+    }
+
+    #[test]
+    fn refuses_keys_that_go_reads_as_known_fields() {
+        let cases = [
+            image("").replace(r#""layers""#, r#""Layers""#),
+            image(r#","Layers":[]"#),
+            image("").replace(
+                r#""mediaType":"application/vnd.oci.image.manifest"#,
+                r#""MediaType":"application/vnd.oci.image.manifest"#,
+            ),
+            image("").replace(r#""schemaVersion""#, r#""SCHEMAVERSION""#),
+            image("").replace(r#""layers""#, r#""layer\u017f""#),
+            image("").replace(r#""layers""#, "\"layer\u{017F}\""),
+            image(r#","Annotations":{}"#),
+            // In a descriptor.
+            image("").replace(r#""size":0}"#, &format!(r#""size":0,"Digest":"{D1}"}}"#)),
+            image("").replace(r#""size":2}"#, r#""size":2,"Size":3}"#),
+            image("").replace(r#""size":2}"#, r#""size":2,"artifacttype":"x/y"}"#),
+        ];
+        for body in cases {
+            assert_refused(&body, "ambiguous key");
+        }
+    }
+
+    #[test]
+    fn other_keys_are_not_read() {
+        // Keys nothing reads may repeat or vary in case: no reader takes them for a field.
+        let body = image(r#","x-note":1,"x-note":2,"X-Note":3"#);
+        assert!(ParsedManifest::parse(body.as_bytes(), None).is_ok());
+        let body = image("")
+            .replace(r#""size":0}"#, r#""size":0,"data":"","Data":"x""#)
+            .replace(r#""x""#, r#""x"}"#);
+        assert!(
+            ParsedManifest::parse(body.as_bytes(), None).is_ok(),
+            "{body}"
         );
     }
 }

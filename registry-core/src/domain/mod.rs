@@ -2,7 +2,9 @@
 //! manifests, each valid by construction and checked against the OCI distribution grammar.
 
 pub mod digest;
+mod json_keys;
 pub mod manifest;
+mod manifest_de;
 pub mod media_types;
 pub mod name;
 pub mod reference;

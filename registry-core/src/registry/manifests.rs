@@ -1,5 +1,8 @@
 //! Manifests: checked on the way in, stored byte-exact, served with their media type.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
@@ -67,7 +70,7 @@ impl Registry {
         self.write_link(&layout::revision_link(repo, &digest), &digest)
             .await?;
         if let Some(subject) = &manifest.subject {
-            let entry = manifest.referrer_descriptor(digest.clone(), body.len() as u64);
+            let entry = manifest.referrer_entry(&digest, body.len() as u64);
             self.add_referrer(repo, &subject.digest, &entry).await?;
         }
         if let Reference::Tag(tag) = reference {
@@ -80,6 +83,8 @@ impl Registry {
     }
 
     /// Every blob and child manifest the manifest names must be in the repository already.
+    /// Each distinct one is checked once: a manifest may name one layer thousands of times,
+    /// and must not cost a storage lookup per mention.
     async fn check_references(
         &self,
         repo: &RepositoryName,
@@ -87,8 +92,28 @@ impl Registry {
     ) -> Result<()> {
         let blobs = manifest.required_blobs().map(|d| (d, false));
         let manifests = manifest.required_manifests().map(|d| (d, true));
-        futures::stream::iter(blobs.chain(manifests))
-            .map(|(descriptor, is_manifest)| self.check_reference(repo, descriptor, is_manifest))
+        let mut distinct: BTreeMap<(&Digest, bool), &Descriptor> = BTreeMap::new();
+        for (descriptor, is_manifest) in blobs.chain(manifests) {
+            match distinct.entry((&descriptor.digest, is_manifest)) {
+                Entry::Vacant(entry) => {
+                    entry.insert(descriptor);
+                }
+                // One lookup stands for all mentions only if they agree on the size.
+                Entry::Occupied(entry) if entry.get().size != descriptor.size => {
+                    return Err(RegistryError::ManifestInvalid(format!(
+                        "descriptors of {} disagree on its size ({} and {} bytes)",
+                        descriptor.digest,
+                        entry.get().size,
+                        descriptor.size
+                    )));
+                }
+                Entry::Occupied(_) => {}
+            }
+        }
+        futures::stream::iter(distinct)
+            .map(|((_, is_manifest), descriptor)| {
+                self.check_reference(repo, descriptor, is_manifest)
+            })
             .buffer_unordered(CHECK_CONCURRENCY)
             .try_collect::<()>()
             .await
@@ -207,7 +232,7 @@ impl Registry {
             return Err(RegistryError::ManifestUnknown(digest.to_string()));
         }
         // Tags first: a crash midway must not leave a tag pointing at a deleted revision.
-        for tag in self.all_tags(repo).await? {
+        for tag in self.all_tags(repo).await?.unwrap_or_default() {
             let current = layout::tag_current_link(repo, &tag);
             if self.link_points_to(&current, digest).await? {
                 match self.storage.delete(&layout::tag_dir(repo, &tag)).await {

@@ -21,6 +21,9 @@ pub use error::{RegistryError, Result};
 pub use manifests::{PutManifest, StoredManifest};
 pub use pagination::Page;
 pub use redirect::{RedirectPolicy, RedirectTarget, parse_origin};
+pub use referrers::{
+    PAGE_BYTES as REFERRERS_PAGE_BYTES, PAGE_ENTRIES as REFERRERS_PAGE_ENTRIES, ReferrersPage,
+};
 pub use uploads::UploadStatus;
 
 /// Operator settings that change registry behaviour.

@@ -47,12 +47,18 @@ pub async fn walk_by_listing<D: StorageDriver + ?Sized>(
 ) -> Result<()> {
     let mut pending = sorted_for_popping(driver.list(root).await?);
     while let Some(path) = pending.pop() {
+        // Where an entry stands needs only its path: what lies before `start_after` costs
+        // nothing beyond its parent's listing.
+        let position = position(&path, start_after);
+        if matches!(position, Position::Before) {
+            continue;
+        }
         let info = match driver.stat(&path).await {
             Ok(info) => info,
             Err(e) if e.is_not_found() => continue,
             Err(e) => return Err(e),
         };
-        let descend = match position(&path, start_after) {
+        let descend = match position {
             Position::Before => false,
             Position::Enclosing => info.is_dir,
             Position::After => match visit(&info)? {

@@ -53,7 +53,10 @@ impl ApiError {
             },
             ApiError::Pagination(_) => (StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID"),
             ApiError::BadRange(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID"),
-            ApiError::NoEndpoint => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            // The spec's codes have no "no such endpoint" and a response's code must be one of
+            // them; UNSUPPORTED ("missing implementation") is the one that fits. The reference
+            // answers a plain-text "404 page not found" here, which no client parses.
+            ApiError::NoEndpoint => (StatusCode::NOT_FOUND, "UNSUPPORTED"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
         }
     }
@@ -74,7 +77,6 @@ impl ApiError {
             "RANGE_INVALID" => "invalid content range",
             "UNSUPPORTED" => "the operation is unsupported",
             "PAGINATION_NUMBER_INVALID" => "invalid number of results requested",
-            "NOT_FOUND" => "no such endpoint",
             _ => "unknown error",
         }
     }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod content;
+pub mod counting;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
