@@ -462,4 +462,6 @@ impl<'a> Section<'a> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
