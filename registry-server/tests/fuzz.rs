@@ -141,6 +141,7 @@ async fn fuzz(driver: Driver) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("registry_server=error"))
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .try_init();
     let trace = std::env::var_os("REGISTRY_FUZZ_TRACE").is_some();
     let seed = env_number("REGISTRY_FUZZ_SEED").unwrap_or_else(|| {
@@ -164,7 +165,11 @@ async fn fuzz(driver: Driver) {
         // Mostly one at a time; now and then a burst of concurrent requests, which is where
         // uploads and tag moves race.
         let burst = if rng.percent(5) { 2 + rng.below(3) } else { 1 };
+        if burst > 1 {
+            model.begin_burst(&mut rng);
+        }
         let requests: Vec<Request> = (0..burst).map(|_| model.generate(&mut rng)).collect();
+        model.end_burst();
         let outcomes =
             futures::future::join_all(requests.iter().map(|r| wire::send(&server, r, DEADLINE)))
                 .await;

@@ -175,6 +175,10 @@ pub struct Model {
     manifests: Vec<Manifest>,
     tags: Vec<(String, String)>,
     uploads: Vec<Upload>,
+    /// During a burst of concurrent requests: the upload and the tag they all aim at, so
+    /// that they race.
+    focus_upload: Option<usize>,
+    focus_tag: Option<(String, String)>,
 }
 
 fn remember<T>(list: &mut Vec<T>, item: T) {
@@ -192,7 +196,23 @@ impl Model {
             manifests: Vec::new(),
             tags: Vec::new(),
             uploads: Vec::new(),
+            focus_upload: None,
+            focus_tag: None,
         }
+    }
+
+    /// Aims the next requests at one upload and one tag.
+    pub fn begin_burst(&mut self, rng: &mut Rng) {
+        self.focus_upload = (!self.uploads.is_empty()).then(|| rng.below(self.uploads.len()));
+        self.focus_tag = Some(match self.tags.is_empty() {
+            true => (rng.pick(&self.repos).clone(), (*rng.pick(TAGS)).to_owned()),
+            false => rng.pick(&self.tags).clone(),
+        });
+    }
+
+    pub fn end_burst(&mut self) {
+        self.focus_upload = None;
+        self.focus_tag = None;
     }
 
     /// Updates the model from an answer's status and `Docker-Upload-UUID`.
@@ -374,8 +394,14 @@ impl Model {
     }
 
     fn blob_request(&mut self, rng: &mut Rng) -> Request {
-        let (name, tricky) = self.name(rng);
-        let digest = self.digest_text(rng);
+        let (name, tricky, digest) = if !self.blobs.is_empty() && rng.percent(50) {
+            // A blob that is there (unless deleted since): ranges get served.
+            let blob = rng.pick(&self.blobs);
+            (blob.repo.clone(), false, blob.digest.to_string())
+        } else {
+            let (name, tricky) = self.name(rng);
+            (name, tricky, self.digest_text(rng))
+        };
         let method = *rng.pick(&["GET", "GET", "HEAD", "DELETE", "PUT"]);
         let mut r = Request::new(method, format!("/v2/{name}/blobs/{digest}"));
         if rng.percent(40) {
@@ -386,11 +412,25 @@ impl Model {
     }
 
     fn manifest_request(&mut self, rng: &mut Rng) -> Request {
-        let (name, tricky) = self.name(rng);
-        let reference = if rng.percent(50) {
-            self.tag_text(rng)
-        } else {
-            self.digest_text(rng)
+        let (name, tricky, reference) = match (&self.focus_tag, rng.below(100)) {
+            (Some((repo, tag)), 0..70) => (repo.clone(), false, tag.clone()),
+            (_, 0..20) if !self.tags.is_empty() => {
+                let (repo, tag) = rng.pick(&self.tags).clone();
+                (repo, false, tag)
+            }
+            (_, 20..35) if !self.manifests.is_empty() => {
+                let manifest = rng.pick(&self.manifests);
+                (manifest.repo.clone(), false, manifest.digest.to_string())
+            }
+            _ => {
+                let (name, tricky) = self.name(rng);
+                let reference = if rng.percent(50) {
+                    self.tag_text(rng)
+                } else {
+                    self.digest_text(rng)
+                };
+                (name, tricky, reference)
+            }
         };
         let method = *rng.pick(&["GET", "HEAD", "PUT", "PUT", "PUT", "DELETE"]);
         let mut r = Request::new(method, format!("/v2/{name}/manifests/{reference}"));
@@ -558,7 +598,9 @@ impl Model {
     fn upload_request(&mut self, rng: &mut Rng) -> Request {
         let known = !self.uploads.is_empty() && rng.percent(80);
         let (index, repo, id, so_far) = if known {
-            let index = rng.below(self.uploads.len());
+            let index = self
+                .focus_upload
+                .unwrap_or_else(|| rng.below(self.uploads.len()));
             let (repo, id, data) = {
                 let u = &self.uploads[index];
                 (u.repo.clone(), u.id.clone(), u.data.clone())
