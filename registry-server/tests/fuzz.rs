@@ -117,7 +117,15 @@ impl Tally {
                 self.no_answer += 1;
                 // A body that ended early may be answered by a close; anything else must be
                 // answered.
-                if !matches!(request.transport, generate::Transport::Truncated { .. }) {
+                let cut_short = matches!(
+                    request.transport,
+                    generate::Transport::Truncated { .. }
+                        | generate::Transport::Chunked {
+                            malformed: true,
+                            ..
+                        }
+                );
+                if !cut_short {
                     self.fail(what(&format!("no answer: {reason}")));
                 }
                 None

@@ -20,6 +20,9 @@ pub enum Transport {
     Truncated { declared: usize },
     /// Head and part of the body, then the connection is dropped without reading an answer.
     Abandoned,
+    /// `Transfer-Encoding: chunked` in chunks of `chunk` bytes; `malformed` ends it with a
+    /// chunk-size line that is no number instead of the last chunk.
+    Chunked { chunk: usize, malformed: bool },
 }
 
 /// What the model learns from a successful answer.
@@ -295,12 +298,21 @@ impl Model {
                     declared: request.body.len() + 1 + rng.below(5000),
                 },
                 13..16 => Transport::Abandoned,
+                16..20 if !request.body.is_empty() => Transport::Chunked {
+                    chunk: 1 + rng.below(2000),
+                    malformed: rng.percent(30),
+                },
                 _ => Transport::Client,
             };
         }
         if matches!(
             request.transport,
-            Transport::Truncated { .. } | Transport::Abandoned
+            Transport::Truncated { .. }
+                | Transport::Abandoned
+                | Transport::Chunked {
+                    malformed: true,
+                    ..
+                }
         ) {
             // Nothing is learnt from a request that did not arrive whole.
             request.learn = Learn::Nothing;

@@ -34,7 +34,10 @@ pub async fn send(server: &TestServer, request: &Request, deadline: Duration) ->
             Ok(outcome) => outcome,
             Err(_) => Outcome::Hang,
         },
-        Transport::Raw | Transport::Truncated { .. } | Transport::Abandoned => {
+        Transport::Raw
+        | Transport::Truncated { .. }
+        | Transport::Abandoned
+        | Transport::Chunked { .. } => {
             let authority = server.authority().to_owned();
             let request = request.clone();
             tokio::task::spawn_blocking(move || raw(&authority, &request, deadline))
@@ -79,13 +82,22 @@ async fn client(server: &TestServer, request: &Request) -> Outcome {
 
 /// Writes the request byte for byte on a fresh connection.
 fn raw(authority: &str, request: &Request, deadline: Duration) -> Outcome {
-    let (declared, sent) = match request.transport {
-        Transport::Truncated { declared } => (declared, request.body.as_slice()),
+    let (framing, sent) = match request.transport {
+        Transport::Truncated { declared } => {
+            (format!("Content-Length: {declared}"), request.body.clone())
+        }
         Transport::Abandoned => (
-            request.body.len() + 10,
-            &request.body[..request.body.len() / 2],
+            format!("Content-Length: {}", request.body.len() + 10),
+            request.body[..request.body.len() / 2].to_vec(),
         ),
-        Transport::Raw | Transport::Client => (request.body.len(), request.body.as_slice()),
+        Transport::Chunked { chunk, malformed } => (
+            "Transfer-Encoding: chunked".to_owned(),
+            chunked(&request.body, chunk, malformed),
+        ),
+        Transport::Raw | Transport::Client => (
+            format!("Content-Length: {}", request.body.len()),
+            request.body.clone(),
+        ),
     };
     let mut head = format!(
         "{} {} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n",
@@ -94,7 +106,7 @@ fn raw(authority: &str, request: &Request, deadline: Duration) -> Outcome {
     for (name, value) in &request.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    head.push_str(&format!("Content-Length: {declared}\r\n\r\n"));
+    head.push_str(&format!("{framing}\r\n\r\n"));
     let mut stream = match TcpStream::connect(authority) {
         Ok(stream) => stream,
         Err(e) => return Outcome::NoAnswer(format!("connect: {e}")),
@@ -105,7 +117,7 @@ fn raw(authority: &str, request: &Request, deadline: Duration) -> Outcome {
     // failure as long as the answer arrives.
     let _ = stream
         .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(sent));
+        .and_then(|()| stream.write_all(&sent));
     if request.transport == Transport::Abandoned {
         return Outcome::Abandoned;
     }
@@ -134,6 +146,22 @@ fn raw(authority: &str, request: &Request, deadline: Duration) -> Outcome {
         }
     }
     parse_head(&received)
+}
+
+/// `body` in chunked transfer coding; `malformed` ends it with a size line that is no number.
+fn chunked(body: &[u8], chunk: usize, malformed: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in body.chunks(chunk.max(1)) {
+        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(if malformed {
+        b"zz\r\n\r\n"
+    } else {
+        b"0\r\n\r\n"
+    });
+    out
 }
 
 fn parse_head(received: &[u8]) -> Outcome {
