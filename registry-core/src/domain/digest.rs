@@ -217,6 +217,9 @@ impl DigestHasher {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

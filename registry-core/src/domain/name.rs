@@ -89,6 +89,9 @@ impl fmt::Debug for RepositoryName {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

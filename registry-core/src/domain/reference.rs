@@ -83,6 +83,9 @@ impl fmt::Display for Reference {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -4,6 +4,7 @@
 
 mod blobs;
 mod catalog;
+pub mod consistency;
 mod content_cache;
 mod error;
 mod links;

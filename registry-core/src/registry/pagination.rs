@@ -34,6 +34,9 @@ pub(crate) fn paginate(sorted: Vec<String>, n: Option<usize>, last: Option<&str>
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

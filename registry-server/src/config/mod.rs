@@ -507,4 +507,6 @@ impl<'a> Section<'a> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -121,6 +121,9 @@ pub fn pagination(req: &HttpRequest) -> Result<(Option<usize>, Option<String>), 
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;

@@ -48,6 +48,9 @@ pub fn encode_query_value(value: &str) -> String {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

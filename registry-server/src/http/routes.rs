@@ -91,6 +91,9 @@ pub fn recognise(path: &str) -> Result<Route, RouteError> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
