@@ -240,7 +240,7 @@ impl StorageDriver for FsDriver {
                 let meta =
                     fs::symlink_metadata(&full).map_err(|e| io_error(&path, "deleting", e))?;
                 if meta.is_dir() {
-                    fs::remove_dir_all(&full)
+                    remove_tree(&full)
                 } else {
                     fs::remove_file(&full).and_then(|()| remove_if_present(&parked(&full)))
                 }
@@ -251,5 +251,23 @@ impl StorageDriver for FsDriver {
                 Ok(())
             })
             .await
+    }
+}
+
+/// Removes a directory and everything below it, while other requests may create files in it
+/// (a tag pushed while it is deleted): the tree is first renamed away, atomically, then
+/// removed at leisure.
+fn remove_tree(dir: &std::path::Path) -> std::io::Result<()> {
+    let doomed = crate::names::doomed(dir);
+    fs::rename(dir, &doomed)?;
+    let mut attempts = 0;
+    loop {
+        match fs::remove_dir_all(&doomed) {
+            // A file that an operation in flight created just before the rename.
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && attempts < 5 => {
+                attempts += 1;
+            }
+            other => return other,
+        }
     }
 }

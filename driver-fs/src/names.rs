@@ -27,6 +27,12 @@ pub(crate) fn private_temp(file: &Path) -> PathBuf {
     with_suffix(file, &format!("~{}~tmp", uuid::Uuid::new_v4().simple()))
 }
 
+/// Where a directory goes while it is deleted: under a name that is not content, so that
+/// files created at its old name meanwhile start a new directory instead of failing the delete.
+pub(crate) fn doomed(dir: &Path) -> PathBuf {
+    with_suffix(dir, &format!("~{}~deleting", uuid::Uuid::new_v4().simple()))
+}
+
 fn with_suffix(file: &Path, suffix: &str) -> PathBuf {
     let mut name = file.file_name().unwrap_or_default().to_os_string();
     name.push(suffix);

@@ -52,7 +52,12 @@ async fn repository(storage: &Storage, repo: &str, layers: u64, uploads: u64) {
     .await;
     for i in 0..uploads {
         let id = format!("upload-{i}");
-        put(storage, &layout::upload_data(&repo, &id), b"partial").await;
+        put(
+            storage,
+            &layout::upload_entry(&repo, &id, "data-0123456789abcdef"),
+            b"partial",
+        )
+        .await;
         put(
             storage,
             &layout::upload_started_at(&repo, &id),

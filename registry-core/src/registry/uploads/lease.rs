@@ -34,6 +34,9 @@ pub(super) const LEASE: Duration = Duration::from_secs(60);
 /// storage call and clock differences between instances.
 pub(super) const RENEW_AFTER: Duration = Duration::from_secs(20);
 
+/// How often a request tries to take a lease that another request holds.
+const LEASE_ATTEMPTS: u32 = 3;
+
 /// A held lease. Dropping it unreleased (a request cancelled mid-way) removes the lock in
 /// the background; a crash leaves it to expire.
 pub(super) struct Lease {
@@ -58,6 +61,37 @@ impl Registry {
             .stat(&layout::upload_started_at(repo, id))
             .await
             .or_missing(|| RegistryError::BlobUploadUnknown)?;
+        let mut attempt = 0;
+        let (lease, listing) = loop {
+            let (lease, listing) = self.try_lease(repo, id).await?;
+            if listing
+                .live_locks_besides(&lease.lock.nonce)
+                .next()
+                .is_none()
+            {
+                break (lease, listing);
+            }
+            lease.release().await;
+            attempt += 1;
+            if attempt == LEASE_ATTEMPTS {
+                return Err(RegistryError::BlobUploadInvalid(
+                    "another request is writing to this upload".into(),
+                ));
+            }
+            // Two requests that stored their locks at the same moment both back off; a short
+            // random wait makes one of them try again alone. A lease held by a request that
+            // is really writing is still there after the last attempt.
+            let jitter = uuid::Uuid::new_v4().as_u128() % 40;
+            tokio::time::sleep(Duration::from_millis(10 + jitter as u64)).await;
+        };
+        for stale in listing.locks.iter().filter(|l| l.expired()) {
+            lease.remove_entry(&stale.name()).await;
+        }
+        Ok((lease, listing))
+    }
+
+    /// Stores a lock and lists the upload once; the caller looks for other locks.
+    async fn try_lease(&self, repo: &RepositoryName, id: &str) -> Result<(Lease, Listing)> {
         let lock = Lock::new(new_nonce(), LEASE);
         self.storage
             .put_content(&layout::upload_entry(repo, id, &lock.name()), Bytes::new())
@@ -75,19 +109,6 @@ impl Registry {
             // Cancelled or completed in between: leave nothing behind in its place.
             lease.abandon_upload().await;
             return Err(RegistryError::BlobUploadUnknown);
-        }
-        if listing
-            .live_locks_besides(&lease.lock.nonce)
-            .next()
-            .is_some()
-        {
-            lease.release().await;
-            return Err(RegistryError::BlobUploadInvalid(
-                "another request is writing to this upload".into(),
-            ));
-        }
-        for stale in listing.locks.iter().filter(|l| l.expired()) {
-            lease.remove_entry(&stale.name()).await;
         }
         Ok((lease, listing))
     }

@@ -203,8 +203,9 @@ proptest! {
                     }
                 }
             }
+            // Refused: anything but (one optional `+` and) digits, or a number too large.
             Err(_) => prop_assert!(
-                !n.is_empty() && n.strip_prefix('+').unwrap_or(&n).parse::<usize>().is_err()
+                !n.is_empty() && n.parse::<usize>().is_err()
             ),
         }
     }
