@@ -18,6 +18,7 @@ driver_tests!(
     upload_data_gone,
     corrupt_hash_state_is_rebuilt,
     corrupt_referrer_entries_are_skipped,
+    repository_content_at_the_top_level,
 );
 
 fn name(text: &str) -> RepositoryName {
@@ -292,5 +293,38 @@ async fn corrupt_referrer_entries_are_skipped(driver: Driver) {
     assert_eq!(response.status(), StatusCode::OK);
     let index = json(response).await;
     assert_eq!(index["manifests"], serde_json::json!([]));
+    s.stop().await;
+}
+
+/// `_layers` or `_manifests` right under `repositories/` (no client request can make that
+/// layout; damaged or hand-edited storage can): the catalog still answers, listing the real
+/// repository.
+async fn repository_content_at_the_top_level(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("real/repo", 3, 1).await;
+    s.push_manifest("real/repo", "v1", &image).await;
+    let root = layout::repositories_root();
+    for stray in ["_layers/sha256/abc/link", "_manifests/tags/x/current/link"] {
+        s.storage()
+            .put_content(&format!("{root}/{stray}"), "garbage")
+            .await
+            .unwrap();
+    }
+    for query in ["", "?n=1", "?n=1&last=real/repo"] {
+        let response = s.get(&format!("/v2/_catalog{query}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{query}");
+        let listed = json(response).await;
+        let names: Vec<&str> = listed["repositories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        if query.contains("last") {
+            assert!(names.is_empty(), "{query}: {names:?}");
+        } else {
+            assert_eq!(names, ["real/repo"], "{query}");
+        }
+    }
     s.stop().await;
 }
