@@ -280,3 +280,75 @@ async fn a_walk_does_not_stat_what_it_skips() {
     // Those visited, and `start_after` itself (what lies below it would come after it).
     assert_eq!(stats, expected.len() + 1, "{ops:?}");
 }
+
+/// Upload requests that move no bytes cost a few storage operations whatever the upload
+/// holds, and never read its data: the status, a PATCH whose range is wrong, a cancel. The
+/// hash state is saved with each chunk, so appending or completing never re-reads the data.
+#[tokio::test]
+async fn upload_requests_cost_what_they_do_not_what_the_upload_holds() {
+    let (storage, counting) = Counting::storage();
+    let registry = registry(storage);
+    let repo = name("cost/upload");
+    let body = |data: Vec<u8>| {
+        futures::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(data))])
+    };
+    let mut content = Vec::new();
+    let status = registry.start_upload(&repo).await.unwrap();
+    let id = status.id.clone();
+    for (i, size) in [1_000usize, 300_000, 3_000_000].into_iter().enumerate() {
+        let chunk = bytes(i as u64, size);
+        content.extend_from_slice(&chunk);
+        counting.take();
+        registry
+            .append_upload(&repo, &id, Some((content.len() - size) as u64), body(chunk))
+            .await
+            .unwrap();
+        let appended = counting.take();
+        assert!(
+            !appended.iter().any(|(op, _)| *op == "reader"),
+            "appending read data back: {appended:?}"
+        );
+
+        let status = registry.upload_status(&repo, &id).await.unwrap();
+        assert_eq!(status.size, content.len() as u64);
+        let ops = counting.take();
+        assert_eq!(ops.len(), 1, "status after {} chunks: {ops:?}", i + 1);
+
+        let refused = registry
+            .append_upload(&repo, &id, Some(1), body(b"late".to_vec()))
+            .await;
+        assert!(matches!(
+            refused,
+            Err(RegistryError::ChunkOutOfOrder { expected }) if expected == content.len() as u64
+        ));
+        let ops = counting.take();
+        assert!(
+            ops.len() <= 4 && !ops.iter().any(|(op, _)| *op == "reader" || *op == "writer"),
+            "a refused chunk after {} chunks cost {ops:?}",
+            i + 1
+        );
+    }
+
+    // Completing reads the chunks once, to copy them into the blob; it never hashes them again.
+    let digest = Digest::sha256_of(&content);
+    registry
+        .complete_upload(&repo, &id, &digest, None, body(Vec::new()))
+        .await
+        .unwrap();
+    let readers = counting
+        .take()
+        .into_iter()
+        .filter(|(op, _)| *op == "reader")
+        .count();
+    assert_eq!(readers, 3, "one read per chunk");
+
+    let other = registry.start_upload(&repo).await.unwrap();
+    registry
+        .append_upload(&repo, &other.id, None, body(bytes(9, 2_000_000)))
+        .await
+        .unwrap();
+    counting.take();
+    registry.cancel_upload(&repo, &other.id).await.unwrap();
+    let ops = counting.take();
+    assert_eq!(ops.len(), 2, "cancel: {ops:?}");
+}

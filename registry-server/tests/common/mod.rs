@@ -198,6 +198,8 @@ pub struct Options {
     pub middleware: Option<String>,
     /// `http.timeouts.body`, when not the default (a duration such as `1s`).
     pub body_timeout: Option<String>,
+    /// `http.timeouts.header`, when not the default.
+    pub header_timeout: Option<String>,
 }
 
 impl Default for Options {
@@ -211,6 +213,7 @@ impl Default for Options {
             redirect: None,
             middleware: None,
             body_timeout: None,
+            header_timeout: None,
         }
     }
 }
@@ -277,8 +280,14 @@ fn config_yaml(storage: &str, options: &Options) -> String {
     if let Some(host) = &options.host {
         yaml.push_str(&format!("  host: {host}\n"));
     }
+    if options.body_timeout.is_some() || options.header_timeout.is_some() {
+        yaml.push_str("  timeouts:\n");
+    }
     if let Some(body) = &options.body_timeout {
-        yaml.push_str(&format!("  timeouts:\n    body: {body}\n"));
+        yaml.push_str(&format!("    body: {body}\n"));
+    }
+    if let Some(header) = &options.header_timeout {
+        yaml.push_str(&format!("    header: {header}\n"));
     }
     if let Some(middleware) = &options.middleware {
         yaml.push_str(middleware);
