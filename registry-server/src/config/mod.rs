@@ -272,6 +272,13 @@ impl Config {
             .filter(|k| !STORAGE_SETTINGS.contains(&k.to_ascii_lowercase().as_str()))
             .collect();
         let driver = match drivers.as_slice() {
+            // `REGISTRY_STORAGE=` (empty) names no driver.
+            [one] if one.trim().is_empty() => {
+                return Err(ConfigError::new(
+                    "storage",
+                    "the storage driver name is empty",
+                ));
+            }
             [one] => one.to_ascii_lowercase(),
             [] => {
                 return Err(ConfigError::new(

@@ -193,3 +193,11 @@ fn redirect_targets() {
     .unwrap_err();
     assert_eq!(bad.key, "storage.redirect.publicurl");
 }
+
+#[test]
+fn an_empty_driver_from_the_environment_is_refused() {
+    let yaml = "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /tmp/x\n";
+    let env = vec![("REGISTRY_STORAGE".to_owned(), String::new())];
+    let error = Config::from_yaml(yaml, env).unwrap_err();
+    assert_eq!(error.key, "storage");
+}
