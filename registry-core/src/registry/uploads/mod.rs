@@ -105,7 +105,8 @@ impl Registry {
     {
         self.ensure_writable()?;
         let id = parse_id(id)?;
-        let (mut lease, listing) = self.lease_upload(repo, &id).await?;
+        let leased = self.lease_upload(repo, &id).await;
+        let (mut lease, listing) = self.explain_failure(repo, &id, leased).await?;
         let chain = listing.chain();
         let appended = match check_start(start, &chain) {
             Ok(()) => self.append_leased(repo, &id, chain, body, &mut lease).await,
@@ -154,7 +155,8 @@ impl Registry {
     {
         self.ensure_writable()?;
         let id = parse_id(id)?;
-        let (mut lease, listing) = self.lease_upload(repo, &id).await?;
+        let leased = self.lease_upload(repo, &id).await;
+        let (mut lease, listing) = self.explain_failure(repo, &id, leased).await?;
         let chain = listing.chain();
         let completed = match check_start(start, &chain) {
             Ok(()) => {
