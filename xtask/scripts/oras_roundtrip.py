@@ -1,6 +1,7 @@
 """Pushes an artifact with the `oras` Python client and pulls it back, monolithic or chunked.
 
-Usage: oras_roundtrip.py HOST:PORT REPO:TAG WORKDIR SIZE_BYTES [--chunked CHUNK_BYTES]
+Usage: oras_roundtrip.py HOST:PORT REPO:TAG WORKDIR SIZE_BYTES [--chunked CHUNK_BYTES] [--basic USER]
+With --basic, the password is read from stdin and sent as Basic credentials.
 Exits non-zero (with a message) when the pulled bytes differ from the pushed ones.
 """
 
@@ -23,7 +24,13 @@ def main() -> int:
     with open(source, "rb") as f:
         expected = hashlib.sha256(f.read()).hexdigest()
 
-    client = oras.client.OrasClient(hostname=host, insecure=True)
+    if "--basic" in sys.argv:
+        user = sys.argv[sys.argv.index("--basic") + 1]
+        password = sys.stdin.readline().rstrip("\n")
+        client = oras.client.OrasClient(hostname=host, insecure=True, auth_backend="basic")
+        client.auth.set_basic_auth(user, password)
+    else:
+        client = oras.client.OrasClient(hostname=host, insecure=True)
     os.chdir(workdir)
     if chunked:
         client.push(files=["artifact.bin"], target=f"{host}/{target}", do_chunked=True, chunk_size=chunk_size)

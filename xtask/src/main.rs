@@ -30,9 +30,17 @@ enum Task {
         #[arg(long)]
         no_lint: bool,
     },
-    /// Real clients (skopeo, oras) and the reference registry against the registry binary, on
-    /// filesystem storage and on the S3 and Azure emulators (started and stopped here).
-    E2e,
+    /// Real clients (skopeo, podman, oras) and the reference registry against the registry
+    /// binary, on filesystem storage and on the S3 and Azure emulators (started and stopped
+    /// here); access control and TLS against both registries.
+    E2e {
+        /// Only the access-control and TLS scenarios (no storage emulators).
+        #[arg(long)]
+        auth_only: bool,
+        /// Which registries the access-control scenarios run against.
+        #[arg(long, value_enum, default_value_t = Against::Both)]
+        against: Against,
+    },
     /// Benchmark this registry against the reference registry; writes docs/BENCHMARKS.md.
     Bench {
         /// Rounds per registry (medians are reported).
@@ -46,6 +54,28 @@ enum Task {
     Emulators,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Against {
+    Both,
+    Ours,
+    Reference,
+}
+
+fn e2e_task(auth_only: bool, against: Against) -> process::Result {
+    let options = e2e::Options {
+        auth_only,
+        kinds: match against {
+            Against::Both => vec![e2e::Kind::Reference, e2e::Kind::Ours],
+            Against::Ours => vec![e2e::Kind::Ours],
+            Against::Reference => vec![e2e::Kind::Reference],
+        },
+    };
+    if auth_only {
+        return e2e::run_with(&[], &options);
+    }
+    emulators::start_all().and_then(|emulators| e2e::run_with(&emulators.backends(), &options))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
@@ -54,7 +84,7 @@ fn main() -> ExitCode {
             rounds: rounds.max(1),
             quick,
         }),
-        Task::E2e => emulators::start_all().and_then(|emulators| e2e::run(&emulators.backends())),
+        Task::E2e { auth_only, against } => e2e_task(auth_only, against),
         Task::Emulators => emulators::serve_until_interrupted(),
     };
     match result {

@@ -51,6 +51,18 @@ pub fn oras_round_trip(
     size: usize,
     chunk: Option<usize>,
 ) -> Result {
+    oras_round_trip_as(host, target, workdir, size, chunk, None)
+}
+
+/// `oras_round_trip` with Basic credentials `(user, password)` (the password goes on stdin).
+pub fn oras_round_trip_as(
+    host: &str,
+    target: &str,
+    workdir: &Path,
+    size: usize,
+    chunk: Option<usize>,
+    basic: Option<(&str, &str)>,
+) -> Result {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/oras_roundtrip.py");
     let mut command = Command::new("python3");
     command
@@ -62,7 +74,54 @@ pub fn oras_round_trip(
     if let Some(chunk) = chunk {
         command.arg("--chunked").arg(chunk.to_string());
     }
-    let out = output(&mut command)?;
+    let mut input = String::new();
+    if let Some((user, password)) = basic {
+        command.arg("--basic").arg(user);
+        input = format!("{password}\n");
+    }
+    let out = output_with_input(&mut command, &input)?;
+    if !out.status.success() {
+        return Err(format!(
+            "oras round trip to {host}/{target} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
     print!("{}", String::from_utf8_lossy(&out.stdout));
     Ok(())
+}
+
+/// Runs `command` with `input` on stdin; its output whatever the exit status.
+pub fn output_with_input(command: &mut Command, input: &str) -> Result<Output> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .map_err(|e| format!("writing to {:?}: {e}", command.get_program()))?;
+    }
+    child
+        .wait_with_output()
+        .map_err(|e| format!("{:?}: {e}", command.get_program()))
+}
+
+/// skopeo with `input` on stdin (`login --password-stdin`); stdout, or an error with stderr.
+pub fn skopeo_with_input(args: &[&str], input: &str) -> Result<String> {
+    let out = output_with_input(Command::new("skopeo").args(args), input)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "skopeo {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }

@@ -4,21 +4,45 @@
 //!   manifest), inspects, lists tags and deletes;
 //! - the Python `oras` client pushes and pulls an artifact, monolithic and chunked;
 //! - interop with the reference registry (Debian `docker-registry`, CNCF Distribution 2.8):
-//!   each serves what the other wrote to the same filesystem root.
+//!   each serves what the other wrote to the same filesystem root;
+//! - access control and TLS (`auth/`): htpasswd, token auth through a test token service
+//!   (`token_service.rs`, keys and certificates from `pki.rs`), HTTPS and mutual TLS, with
+//!   skopeo, podman and oras, each against the reference and this registry with one config.
 //!
 //! Every scenario runs against every storage backend given; the run ends with
 //! `N passed, M failed`.
 
+pub mod auth;
 mod clients;
 mod image;
+pub mod pki;
+mod podman;
 pub mod registry;
 mod scenarios;
+pub mod token_service;
 
 use std::path::PathBuf;
 
 use crate::process::{Result, ensure_apt};
 
-pub use registry::Backend;
+pub use registry::{Backend, Kind};
+
+/// What `cargo xtask e2e` runs.
+pub struct Options {
+    /// Only the access-control and TLS scenarios, which need no storage emulator.
+    pub auth_only: bool,
+    /// The registries the access-control scenarios run against, in order.
+    pub kinds: Vec<Kind>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            auth_only: false,
+            kinds: vec![Kind::Reference, Kind::Ours],
+        }
+    }
+}
 
 /// Installs what the scenarios need: skopeo, umoci, the reference registry, and `oras`.
 pub fn ensure_tools() -> Result {
@@ -27,17 +51,29 @@ pub fn ensure_tools() -> Result {
         ("umoci", "umoci"),
         ("docker-registry", "docker-registry"),
     ])?;
+    podman::ensure()?;
     clients::ensure_oras()
 }
 
 /// Runs every scenario against each backend; fails if any scenario failed.
 pub fn run(backends: &[Backend]) -> Result {
+    run_with(backends, &Options::default())
+}
+
+/// `run` with `options`.
+pub fn run_with(backends: &[Backend], options: &Options) -> Result {
     ensure_tools()?;
-    let binary = registry::build_binary()?;
+    // Not built when nothing runs it (`--auth-only --against reference`).
+    let binary = if options.auth_only && !options.kinds.contains(&Kind::Ours) {
+        PathBuf::from("registry-not-built")
+    } else {
+        registry::build_binary()?
+    };
     let work = tempdir("registry-e2e")?;
     let image = image::build_oci_layout(&work.join("image"))?;
 
     let mut outcomes: Vec<(String, Result)> = Vec::new();
+    let backends = if options.auth_only { &[][..] } else { backends };
     for backend in backends {
         for (name, scenario) in scenarios::for_backend(backend) {
             let label = format!("{name} [{}]", backend.name());
@@ -56,6 +92,12 @@ pub fn run(backends: &[Backend]) -> Result {
             outcomes.push((label, outcome));
         }
     }
+    outcomes.extend(auth::run_all(
+        &binary,
+        &image.layout,
+        &work.join("auth"),
+        &options.kinds,
+    ));
     let failed: Vec<&String> = outcomes
         .iter()
         .filter(|(_, o)| o.is_err())

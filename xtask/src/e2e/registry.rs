@@ -181,3 +181,53 @@ pub fn start_reference_with_env(
         host: format!("127.0.0.1:{port}"),
     })
 }
+
+/// Which registry a scenario runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Ours,
+    Reference,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ours => "ours",
+            Kind::Reference => "reference",
+        }
+    }
+}
+
+/// Starts `kind` with a config file written by the caller (the same file for both registries),
+/// which listens on 127.0.0.1:`port`; stdout and stderr go to `log`.
+pub fn start_with_config(
+    kind: Kind,
+    binary: &Path,
+    config: &Path,
+    port: u16,
+    log: &Path,
+) -> Result<RunningRegistry> {
+    let log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let log_copy = log_file.try_clone().map_err(|e| e.to_string())?;
+    let mut command = match kind {
+        Kind::Ours => Command::new(binary),
+        Kind::Reference => {
+            let mut c = Command::new("docker-registry");
+            // Its S3 driver panics on start-up when this is set, even for filesystem storage.
+            c.env_remove("AWS_CA_BUNDLE");
+            c
+        }
+    };
+    command
+        .arg("serve")
+        .arg(config)
+        .stdout(log_copy)
+        .stderr(log_file);
+    let mut service = Service::spawn(kind.name(), &mut command)?;
+    wait_for_port(port, Duration::from_secs(20), kind.name())?;
+    service.check_running()?;
+    Ok(RunningRegistry {
+        service,
+        host: format!("127.0.0.1:{port}"),
+    })
+}

@@ -56,7 +56,7 @@ fn ensure(condition: bool, what: impl FnOnce() -> String) -> Result {
 }
 
 /// Checks that every blob skopeo wrote into a `dir:` copy hashes to its own name.
-fn check_dir_blobs(dir: &Path) -> Result {
+pub fn check_dir_blobs(dir: &Path) -> Result {
     use sha2_free::sha256_hex;
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
