@@ -49,6 +49,9 @@ enum Task {
         /// Smaller blobs and shorter load runs, for a quick look.
         #[arg(long)]
         quick: bool,
+        /// Only the access-control rows (printed, docs/ left alone).
+        #[arg(long)]
+        auth_only: bool,
     },
     /// Start the storage emulators, print the environment the tests use, and wait for Enter.
     Emulators,
@@ -80,9 +83,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Test { no_lint } => test_run::run(!no_lint),
-        Task::Bench { rounds, quick } => bench::run(&bench::Options {
+        Task::Bench {
+            rounds,
+            quick,
+            auth_only,
+        } => bench::run(&bench::Options {
             rounds: rounds.max(1),
             quick,
+            auth_only,
         }),
         Task::E2e { auth_only, against } => e2e_task(auth_only, against),
         Task::Emulators => emulators::serve_until_interrupted(),

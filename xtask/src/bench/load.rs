@@ -35,7 +35,7 @@ pub fn hey(
     parse(&text).ok_or_else(|| format!("unexpected hey output for {method} {url}:\n{text}"))
 }
 
-fn parse(text: &str) -> Option<LoadResult> {
+pub(super) fn parse(text: &str) -> Option<LoadResult> {
     let seconds_after = |prefix: &str| -> Option<f64> {
         let line = text.lines().find(|l| l.trim_start().starts_with(prefix))?;
         line.trim_start()[prefix.len()..]

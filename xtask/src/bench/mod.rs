@@ -4,6 +4,7 @@
 //! medians and the ratio ours / reference, with nginx sendfile and in-process sha256 as the
 //! physical limits for pull and push.
 
+mod auth;
 mod client;
 mod load;
 mod measure;
@@ -29,6 +30,8 @@ pub type Round = BTreeMap<String, f64>;
 pub struct Options {
     pub rounds: usize,
     pub quick: bool,
+    /// Only the access-control rows; docs/ is left as it is.
+    pub auth_only: bool,
 }
 
 /// Where both registries store data. On tmpfs when the machine has one: this machine's disk
@@ -71,8 +74,12 @@ pub fn run(options: &Options) -> Result {
                 options.rounds
             );
             let dir = work.join(format!("{target:?}-{round}"));
-            let figures =
-                runtime.block_on(scenarios::round(target, &binary, &dir, &nginx, options))?;
+            let mut figures = if options.auth_only {
+                Round::new()
+            } else {
+                runtime.block_on(scenarios::round(target, &binary, &dir, &nginx, options))?
+            };
+            figures.extend(runtime.block_on(auth::round(target, &binary, &dir, options))?);
             rounds.entry(target).or_default().push(figures);
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -81,6 +88,9 @@ pub fn run(options: &Options) -> Result {
     let table = report::Report::new(rounds, limits, options.rounds, &work);
     let _ = std::fs::remove_dir_all(&work);
     println!("{}", table.markdown_table());
+    if options.auth_only {
+        return Ok(());
+    }
     let docs = crate::cache::workspace_root().join("docs");
     table.write(&docs.join("BENCHMARKS.md"), &docs.join("benchmarks.json"))?;
     println!("xtask bench: wrote docs/BENCHMARKS.md and docs/benchmarks.json");

@@ -236,6 +236,7 @@ impl Report {
                 fmt(reference)
             ));
         }
+        out.push_str(&super::auth::markdown(|t, m| self.value(t, m)));
         out.push_str(
             "\nCPU time (user + system, all threads) per operation; pushes and pulls move one \
              large blob:\n\n| CPU time | unit | ours | reference |\n|---|---|---:|---:|\n",

@@ -34,6 +34,9 @@ pub struct Config<'a> {
     pub tls: Option<&'a TlsFiles>,
     /// Require client certificates from `tls.client_ca`.
     pub mutual_tls: bool,
+    /// `log.level`: `debug` in the scenarios (the logs are searched for secrets), `warn` in the
+    /// benchmark as in its other rows.
+    pub log_level: &'a str,
 }
 
 /// Writes an htpasswd file with a bcrypt entry for every test user.
@@ -52,9 +55,10 @@ impl Config<'_> {
     pub fn yaml(&self) -> String {
         let mut y = format!(
             "version: 0.1\n\
-             log:\n  level: debug\n\
+             log:\n  level: {}\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
              http:\n  addr: 127.0.0.1:{}\n  secret: e2e-shared-http-secret\n",
+            self.log_level,
             self.root.display(),
             self.port
         );

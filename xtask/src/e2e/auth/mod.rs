@@ -172,6 +172,7 @@ fn prepare(setup: Setup, dir: &Path) -> Result<Prepared> {
         auth,
         tls: tls.as_ref(),
         mutual_tls: setup == Setup::MutualTls,
+        log_level: "debug",
     }
     .write(&config)?;
     Ok(Prepared {
