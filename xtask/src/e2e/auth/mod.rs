@@ -9,6 +9,7 @@
 //! `log.level: debug`) is searched for every password, Basic credential and token used.
 
 pub mod config;
+mod refusals;
 mod scenarios;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::image::OciImage;
-use super::pki::{self, TlsFiles};
+use super::pki::{self, Signer, TlsFiles};
 use super::registry::{Kind, RunningRegistry, start_with_config};
 use super::token_service::{TokenService, USERS};
 use crate::process::{Result, free_port};
@@ -44,6 +45,8 @@ pub struct Fixture<'a> {
     pub image: OciImage,
     pub tls: Option<&'a TlsFiles>,
     pub realm: Option<String>,
+    /// The token service's signing key, to mint tokens no client would send.
+    pub signer: Option<&'a Signer>,
 }
 
 type Steps = fn(&Fixture<'_>) -> Result;
@@ -55,37 +58,26 @@ struct Scenario {
 }
 
 fn all() -> Vec<Scenario> {
-    let s = |name, setup, steps: Steps| Scenario { name, setup, steps };
-    vec![
-        s(
-            "htpasswd-skopeo",
-            Setup::Htpasswd,
-            scenarios::htpasswd_skopeo,
-        ),
-        s(
-            "htpasswd-podman",
-            Setup::Htpasswd,
-            scenarios::podman_login_push_pull,
-        ),
-        s("htpasswd-oras", Setup::Htpasswd, scenarios::htpasswd_oras),
-        s(
-            "token-x5c-skopeo",
-            Setup::TokenChain,
-            scenarios::token_skopeo,
-        ),
-        s(
-            "token-x5c-podman",
-            Setup::TokenChain,
-            scenarios::token_podman,
-        ),
-        s(
-            "token-jwks-skopeo",
-            Setup::TokenJwks,
-            scenarios::token_jwks_skopeo,
-        ),
-        s("tls-skopeo", Setup::Tls, scenarios::tls_skopeo),
-        s("mtls-skopeo", Setup::MutualTls, scenarios::mtls_skopeo),
-    ]
+    use Setup::*;
+    use refusals::token_refusals;
+    use scenarios::*;
+    let table: [(&'static str, Setup, Steps); 11] = [
+        ("htpasswd-skopeo", Htpasswd, htpasswd_skopeo),
+        ("htpasswd-podman", Htpasswd, podman_login_push_pull),
+        ("htpasswd-oras", Htpasswd, htpasswd_oras),
+        ("token-x5c-skopeo", TokenChain, token_skopeo),
+        ("token-x5c-podman", TokenChain, token_podman),
+        ("token-x5c-refusals", TokenChain, token_refusals),
+        ("token-jwks-skopeo", TokenJwks, token_jwks_skopeo),
+        ("token-jwks-refusals", TokenJwks, token_refusals),
+        ("tls-skopeo", Tls, tls_skopeo),
+        ("mtls-skopeo", MutualTls, mtls_skopeo),
+        ("tls-podman", Tls, tls_podman),
+    ];
+    table
+        .into_iter()
+        .map(|(name, setup, steps)| Scenario { name, setup, steps })
+        .collect()
 }
 
 /// Runs every scenario against each registry in `kinds` (in that order); returns one outcome
@@ -128,6 +120,7 @@ struct Prepared {
     root: PathBuf,
     tls: Option<TlsFiles>,
     tokens: Option<TokenService>,
+    signer: Option<Signer>,
 }
 
 fn prepare(setup: Setup, dir: &Path) -> Result<Prepared> {
@@ -137,6 +130,7 @@ fn prepare(setup: Setup, dir: &Path) -> Result<Prepared> {
     let root = dir.join("storage");
     let htpasswd = dir.join("htpasswd");
     let mut tokens = None;
+    let mut token_signer = None;
     let auth = match setup {
         Setup::Htpasswd | Setup::Tls => {
             config::write_htpasswd(&htpasswd)?;
@@ -145,6 +139,7 @@ fn prepare(setup: Setup, dir: &Path) -> Result<Prepared> {
         Setup::TokenChain => {
             let signer = pki::x5c_signer(dir)?;
             let root_bundle = signer.trust_file.clone();
+            token_signer = Some(signer.clone());
             let service = TokenService::start(signer)?;
             let realm = service.realm.clone();
             tokens = Some(service);
@@ -153,6 +148,7 @@ fn prepare(setup: Setup, dir: &Path) -> Result<Prepared> {
         Setup::TokenJwks => {
             let signer = pki::jwks_signer(dir)?;
             let jwks = signer.trust_file.clone();
+            token_signer = Some(signer.clone());
             let service = TokenService::start(signer)?;
             let realm = service.realm.clone();
             tokens = Some(service);
@@ -181,6 +177,7 @@ fn prepare(setup: Setup, dir: &Path) -> Result<Prepared> {
         root,
         tls,
         tokens,
+        signer: token_signer,
     })
 }
 
@@ -209,6 +206,7 @@ fn run_one(
         },
         tls: prepared.tls.as_ref(),
         realm: prepared.tokens.as_ref().map(|t| t.realm.clone()),
+        signer: prepared.signer.as_ref(),
     };
     let outcome = (scenario.steps)(&fixture);
     drop(registry);
