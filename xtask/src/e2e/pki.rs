@@ -18,8 +18,9 @@ use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::{EncodingKey, jwk};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256, PublicKeyData,
 };
+use sha2::{Digest, Sha256};
 
 use crate::process::Result;
 
@@ -136,6 +137,42 @@ pub fn x5c_signer(dir: &Path) -> Result<Signer> {
     })
 }
 
+/// A self-signed RSA root that signs tokens itself, named by `kid` = its libtrust key id: what
+/// token services written for Distribution 2.x send (no `x5c`). The root is the bundle.
+pub fn kid_signer(dir: &Path) -> Result<Signer> {
+    let key = KeyPair::generate_for(&PKCS_RSA_SHA256).map_err(rc("token root key"))?;
+    let cert = ca_params("e2e token root CA (signs by kid)")?
+        .self_signed(&key)
+        .map_err(rc("token root"))?;
+    let trust_file = dir.join("token-root-kid.pem");
+    write(&trust_file, cert.pem())?;
+    Ok(Signer {
+        key: rsa_encoding_key(&key)?,
+        key_ref: KeyRef::Kid(libtrust_key_id(&key.subject_public_key_info())),
+        trust_file,
+    })
+}
+
+/// libtrust's key id: the first 240 bits of SHA-256 of the DER SubjectPublicKeyInfo, in
+/// base32 (RFC 4648, 48 characters), as 12 groups of 4 joined by ':'.
+pub fn libtrust_key_id(spki_der: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let digest = Sha256::digest(spki_der);
+    let mut chars = Vec::with_capacity(48);
+    // 30 bytes are 6 groups of 5 bytes = 40 bits = 8 characters each: no padding.
+    for group in digest[..30].chunks(5) {
+        let bits = group.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        for i in (0..8).rev() {
+            chars.push(ALPHABET[((bits >> (i * 5)) & 31) as usize]);
+        }
+    }
+    chars
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// A bare RSA key published as `{"keys":[{kty,kid,use,alg,n,e}]}` in `dir/token-jwks.json`.
 pub fn jwks_signer(dir: &Path) -> Result<Signer> {
     let kid = "e2e-jwks-key-1".to_owned();
@@ -225,4 +262,24 @@ pub fn tls_files(dir: &Path) -> Result<TlsFiles> {
         write(&cert_dir.join("client.key"), key.serialize_pem())?;
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn libtrust_key_id_has_twelve_groups_of_base32() {
+        let id = super::libtrust_key_id(b"any bytes");
+        let groups: Vec<&str> = id.split(':').collect();
+        assert_eq!(groups.len(), 12);
+        assert!(groups.iter().all(|g| {
+            g.len() == 4
+                && g.bytes()
+                    .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        }));
+        // Python: base64.b32encode(hashlib.sha256(b"").digest()[:30]).
+        assert_eq!(
+            super::libtrust_key_id(b""),
+            "4OYM:IQUY:7QOB:JGX3:6TEJ:S35Z:EQT2:4QPE:MSNZ:GTFE:SWMR:W6CS"
+        );
+    }
 }

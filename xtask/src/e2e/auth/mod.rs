@@ -30,6 +30,8 @@ use config::{Auth, Config};
 enum Setup {
     Htpasswd,
     TokenChain,
+    /// Tokens signed by a root of the bundle itself, named by its libtrust `kid`.
+    TokenKid,
     TokenJwks,
     /// HTTPS with htpasswd.
     Tls,
@@ -61,14 +63,15 @@ fn all() -> Vec<Scenario> {
     use Setup::*;
     use refusals::token_refusals;
     use scenarios::*;
-    let table: [(&'static str, Setup, Steps); 11] = [
+    let table: [(&'static str, Setup, Steps); 12] = [
         ("htpasswd-skopeo", Htpasswd, htpasswd_skopeo),
         ("htpasswd-podman", Htpasswd, podman_login_push_pull),
         ("htpasswd-oras", Htpasswd, htpasswd_oras),
         ("token-x5c-skopeo", TokenChain, token_skopeo),
         ("token-x5c-podman", TokenChain, token_podman),
         ("token-x5c-refusals", TokenChain, token_refusals),
-        ("token-jwks-skopeo", TokenJwks, token_jwks_skopeo),
+        ("token-kid-skopeo", TokenKid, token_login_push_pull),
+        ("token-jwks-skopeo", TokenJwks, token_login_push_pull),
         ("token-jwks-refusals", TokenJwks, token_refusals),
         ("tls-skopeo", Tls, tls_skopeo),
         ("mtls-skopeo", MutualTls, mtls_skopeo),
@@ -136,8 +139,12 @@ fn prepare(setup: Setup, dir: &Path) -> Result<Prepared> {
             config::write_htpasswd(&htpasswd)?;
             Auth::Htpasswd(htpasswd)
         }
-        Setup::TokenChain => {
-            let signer = pki::x5c_signer(dir)?;
+        Setup::TokenChain | Setup::TokenKid => {
+            let signer = if setup == Setup::TokenKid {
+                pki::kid_signer(dir)?
+            } else {
+                pki::x5c_signer(dir)?
+            };
             let root_bundle = signer.trust_file.clone();
             token_signer = Some(signer.clone());
             let service = TokenService::start(signer)?;

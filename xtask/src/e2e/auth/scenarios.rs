@@ -456,15 +456,17 @@ pub fn token_skopeo(fx: &Fixture<'_>) -> Result {
     )
 }
 
-pub fn token_jwks_skopeo(fx: &Fixture<'_>) -> Result {
+/// skopeo logs in, pushes and pulls; the pull-only user's push is refused.
+pub fn token_login_push_pull(fx: &Fixture<'_>) -> Result {
     let t = Transport::Http;
     let auth = login_as(fx, user("alice")?, t)?;
-    push(fx, Some(&auth), "e2e/jwks:v1", t)?;
-    pull_and_check(fx, Some(&auth), "e2e/jwks:v1", t)?;
+    push(fx, Some(&auth), "e2e/signed:v1", t)?;
+    pull_and_check(fx, Some(&auth), "e2e/signed:v1", t)?;
     let reader = login_as(fx, user("reader")?, t)?;
+    pull_and_check(fx, Some(&reader), "e2e/signed:v1", t)?;
     refused(
         "a push by the pull-only user",
-        push(fx, Some(&reader), "e2e/jwks:reader", t),
+        push(fx, Some(&reader), "e2e/signed:reader", t),
         AUTH_REFUSALS,
     )
 }
