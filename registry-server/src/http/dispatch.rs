@@ -4,7 +4,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
-use super::access::{authorize, needs};
+use super::access::authorize;
 use super::errors::{ApiError, ApiResult};
 use super::handlers::{base, blobs, catalog, manifests, referrers, tags, uploads};
 use super::routes::{Route, RouteError, recognise};
@@ -29,7 +29,7 @@ pub async fn dispatch(
     if !allowed(&route, &method) {
         return Err(ApiError::MethodNotAllowed);
     }
-    let grant = authorize(&req, &state, &needs(&route, &method, &req)).await?;
+    let grant = authorize(&req, &state, &route, &method).await?;
     match route {
         Route::Base if method == Method::GET || head => Ok(base::version_check()),
         Route::Catalog if method == Method::GET => catalog::list(&req, &state, &grant).await,
