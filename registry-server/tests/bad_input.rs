@@ -732,6 +732,32 @@ async fn wrong_methods(driver: Driver) {
         case("BREW", "/v2/fixture/manifests/v1", 405, "UNSUPPORTED"),
     ];
     check_all(&s, cases).await;
+    // 405 names the endpoint's methods (RFC 9110 §15.5.6).
+    for (method, path, allow) in [
+        ("POST", "/v2/".to_owned(), "GET, HEAD"),
+        (
+            "POST",
+            "/v2/fixture/manifests/v1".to_owned(),
+            "GET, HEAD, PUT, DELETE",
+        ),
+        (
+            "PUT",
+            format!("/v2/fixture/blobs/{}", f.blob),
+            "GET, HEAD, DELETE",
+        ),
+        ("GET", "/v2/fixture/blobs/uploads/".to_owned(), "POST"),
+        ("POST", f.upload.clone(), "GET, PATCH, PUT, DELETE"),
+        ("DELETE", "/v2/_catalog".to_owned(), "GET"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = s.send(s.request(method.clone(), &path)).await;
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(
+            header(&response, "Allow").as_deref(),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
     s.stop().await;
 }
 

@@ -126,6 +126,10 @@ impl AccessControl {
         }
     }
 
+    pub fn is_open(&self) -> bool {
+        matches!(self.mode, Mode::Open)
+    }
+
     /// A short description for the startup log line.
     pub fn describe(&self) -> &'static str {
         match &self.mode {

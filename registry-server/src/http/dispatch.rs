@@ -4,7 +4,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
-use super::access::{authorize, needs};
+use super::access::authorize;
 use super::errors::{ApiError, ApiResult};
 use super::handlers::{base, blobs, catalog, manifests, referrers, tags, uploads};
 use super::routes::{Route, RouteError, recognise};
@@ -26,10 +26,11 @@ pub async fn dispatch(
     })?;
     let method = req.method().clone();
     let head = method == Method::HEAD;
-    if !allowed(&route, &method) {
-        return Err(ApiError::MethodNotAllowed);
+    let allow = allowed_methods(&route);
+    if !allow.split(", ").any(|m| m == method.as_str()) {
+        return Err(ApiError::MethodNotAllowed { allow });
     }
-    let grant = authorize(&req, &state, &needs(&route, &method, &req)).await?;
+    let grant = authorize(&req, &state, &route, &method).await?;
     match route {
         Route::Base if method == Method::GET || head => Ok(base::version_check()),
         Route::Catalog if method == Method::GET => catalog::list(&req, &state, &grant).await,
@@ -38,12 +39,12 @@ pub async fn dispatch(
             Method::GET | Method::HEAD => manifests::get(&req, &state, &repo, &reference).await,
             Method::PUT => manifests::put(&req, body, &state, &repo, &reference).await,
             Method::DELETE => manifests::delete(&state, &repo, &reference).await,
-            _ => Err(ApiError::MethodNotAllowed),
+            _ => Err(ApiError::MethodNotAllowed { allow }),
         },
         Route::Blob(repo, digest) => match method {
             Method::GET | Method::HEAD => blobs::get(&req, &state, &repo, &digest, head).await,
             Method::DELETE => blobs::delete(&state, &repo, &digest).await,
-            _ => Err(ApiError::MethodNotAllowed),
+            _ => Err(ApiError::MethodNotAllowed { allow }),
         },
         Route::UploadStart(repo) if method == Method::POST => {
             uploads::start(&req, body, &state, &repo, &grant).await
@@ -53,27 +54,24 @@ pub async fn dispatch(
             Method::PATCH => uploads::append(&req, body, &state, &repo, &id).await,
             Method::PUT => uploads::complete(&req, body, &state, &repo, &id).await,
             Method::DELETE => uploads::cancel(&state, &repo, &id).await,
-            _ => Err(ApiError::MethodNotAllowed),
+            _ => Err(ApiError::MethodNotAllowed { allow }),
         },
         Route::Referrers(repo, digest) if method == Method::GET => {
             referrers::list(&req, &state, &repo, &digest).await
         }
-        _ => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::MethodNotAllowed { allow }),
     }
 }
 
-/// Whether `method` is an operation of `route` at all: anything else is 405 before access
+/// The methods of `route` (its `Allow` header). Any other method is 405 before access
 /// control, as it reveals nothing and needs no credentials.
-fn allowed(route: &Route, method: &Method) -> bool {
-    let read = *method == Method::GET || *method == Method::HEAD;
+fn allowed_methods(route: &Route) -> &'static str {
     match route {
-        Route::Base => read,
-        Route::Catalog | Route::Tags(_) | Route::Referrers(_, _) => *method == Method::GET,
-        Route::Manifest(_, _) => read || *method == Method::PUT || *method == Method::DELETE,
-        Route::Blob(_, _) => read || *method == Method::DELETE,
-        Route::UploadStart(_) => *method == Method::POST,
-        Route::Upload(_, _) => {
-            [Method::GET, Method::PATCH, Method::PUT, Method::DELETE].contains(method)
-        }
+        Route::Base => "GET, HEAD",
+        Route::Catalog | Route::Tags(_) | Route::Referrers(_, _) => "GET",
+        Route::Manifest(_, _) => "GET, HEAD, PUT, DELETE",
+        Route::Blob(_, _) => "GET, HEAD, DELETE",
+        Route::UploadStart(_) => "POST",
+        Route::Upload(_, _) => "GET, PATCH, PUT, DELETE",
     }
 }

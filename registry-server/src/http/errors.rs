@@ -21,8 +21,11 @@ pub enum ApiError {
     BadRange(String),
     #[error("no such endpoint")]
     NoEndpoint,
-    #[error("method not allowed on this endpoint")]
-    MethodNotAllowed,
+    #[error("method not allowed on this endpoint (allowed: {allow})")]
+    MethodNotAllowed {
+        /// The `Allow` header: the endpoint's methods.
+        allow: &'static str,
+    },
     #[error("{}", if .0.denied { "requested access to the resource is denied" } else { "authentication required" })]
     Auth(Refusal),
 }
@@ -60,7 +63,7 @@ impl ApiError {
             // them; UNSUPPORTED ("missing implementation") is the one that fits. The reference
             // answers a plain-text "404 page not found" here, which no client parses.
             ApiError::NoEndpoint => (StatusCode::NOT_FOUND, "UNSUPPORTED"),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
+            ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
             ApiError::Auth(refusal) if refusal.denied => (StatusCode::FORBIDDEN, "DENIED"),
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
         }
@@ -120,6 +123,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Registry(RegistryError::ChunkOutOfOrder { expected }) => {
                 response.insert_header((header::RANGE, upload_range(*expected)));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, *allow));
             }
             ApiError::Auth(Refusal {
                 challenge: Some(challenge),
