@@ -30,6 +30,7 @@ use crate::process::{Result, free_port};
 const CONCURRENCY: usize = 50;
 const REPO: &str = "bench/image";
 const TAG: &str = "bench";
+const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 fn load_seconds(options: &Options) -> u64 {
     if options.quick { 2 } else { 6 }
@@ -48,7 +49,7 @@ fn hey_authorized(
         .args(["-z", &format!("{seconds}s")])
         .args(["-m", method])
         .args(["-t", "10"])
-        .args(["-H", "Accept: application/vnd.oci.image.manifest.v1+json"]);
+        .args(["-H", &format!("Accept: {MANIFEST_TYPE}")]);
     if let Some(value) = authorization {
         command.args(["-H", &format!("Authorization: {value}")]);
     }
@@ -98,10 +99,13 @@ fn start(
 async fn check_enforced(url: &str, method: &str, authorization: &str) -> Result {
     let client = reqwest::Client::new();
     let request = |auth: Option<&str>| {
-        let mut r = client.request(
-            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET),
-            url,
-        );
+        // The reference answers 404 for an OCI manifest the client did not say it accepts.
+        let mut r = client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET),
+                url,
+            )
+            .header("Accept", MANIFEST_TYPE);
         if let Some(auth) = auth {
             r = r.header("Authorization", auth);
         }
