@@ -290,6 +290,37 @@ async fn invalid_manifests_are_400(driver: Driver) {
             .await;
         assert_error(response, StatusCode::BAD_REQUEST, "MANIFEST_INVALID").await;
     }
+    // A well-formed signed schema 1 manifest is refused by policy, and says so.
+    let signed = json!({
+        "schemaVersion": 1, "name": "invalid", "tag": "v1", "architecture": "amd64",
+        "fsLayers": [{"blobSum": "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"}],
+        "history": [{"v1Compatibility": "{\"id\":\"e45a5af57b00862e5ef5782a9925979a02ba2b12dff832fd0991335f4a11e5c5\"}"}],
+        "signatures": [{
+            "header": {"jwk": {"crv": "P-256", "kid": "OD6I:6DRK:JXEJ:KBM4:255X:NSAA:MUSF:E4VM:ZI6W:CUN2:L4Z6:LSF4", "kty": "EC",
+                                "x": "3gAwX48IQ5oaYQAYSxor6rYYc_6yjuLCjtQ9LUakg4A", "y": "t72ge6kIA1XOjqjVoEOiPPAURltJFBMGDSQvEGVB010"},
+                       "alg": "ES256"},
+            "signature": "XREm0L8WNn27Ga_iE_vRnTxVMhhYY0Zst_FfkKopg6gWSoTOZTuW4rK0fg_IqnKkEKlbD83tD46LKEGi5aIVFg",
+            "protected": "eyJmb3JtYXRMZW5ndGgiOjY2MjgsImZvcm1hdFRhaWwiOiJDbjAiLCJ0aW1lIjoiMjAxNS0wNC0wOFQxODo1Mjo1OVoifQ"
+        }]
+    })
+    .to_string();
+    let response = s
+        .put_manifest(
+            "invalid",
+            "v1",
+            "application/vnd.docker.distribution.manifest.v1+prettyjws",
+            signed.as_bytes(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "MANIFEST_INVALID");
+    assert!(
+        body["errors"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("schema 1 manifests are deprecated")),
+        "{body}"
+    );
     let response = s.get("/v2/invalid/manifests/v1").await;
     assert_error(response, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
     s.stop().await;
