@@ -4,6 +4,7 @@
 //! Keys this registry does not implement are logged and ignored, so a reference config file
 //! still starts it; a value that is present but wrong is a startup error naming the key.
 
+mod tls;
 mod tree;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -14,6 +15,7 @@ use registry_core::storage::DriverParameters;
 use registry_core::storage::params::{scalar_bool, scalar_text};
 use serde_json::{Map, Value};
 
+pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
 
 use registry_core::registry::{RedirectPolicy, RedirectTarget, parse_origin};
@@ -81,6 +83,8 @@ pub struct HttpConfig {
     pub workers: Option<usize>,
     /// `http.timeouts` (this registry's own keys).
     pub timeouts: HttpTimeouts,
+    /// `http.tls`: HTTPS when set.
+    pub tls: Option<TlsConfig>,
 }
 
 /// How long a client may take, so that idle and stalled clients cannot hold the server.
@@ -184,9 +188,11 @@ impl Config {
                 "draintimeout",
                 "workers",
                 "timeouts",
+                "tls",
             ],
             &mut ignored,
         );
+        let tls = tls::parse(&http, &mut ignored)?;
         let timeouts_section = http.section("timeouts")?;
         timeouts_section.collect_unknown(&["header", "body"], &mut ignored);
         let timeouts = Self::timeouts(&timeouts_section)?;
@@ -236,6 +242,7 @@ impl Config {
                     None => None,
                 },
                 timeouts,
+                tls,
             },
             catalog_max_entries,
             max_manifest_bytes,
