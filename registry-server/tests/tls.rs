@@ -422,6 +422,40 @@ async fn mutual_tls_wants_a_certificate_from_clientcas() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_client_cert_if_given_lets_clients_without_one_in() {
+    let ca = Ca::new("server CA");
+    let client_ca = Ca::new("client CA");
+    let dir = tempfile::tempdir().unwrap();
+    let server = ca.server("registry", 1);
+    std::fs::write(dir.path().join("cert.pem"), &server.chain_pem).unwrap();
+    std::fs::write(dir.path().join("key.pem"), &server.key_pem).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), client_ca.pem()).unwrap();
+    let tls = format!(
+        "    clientcas: [{}]\n    clientauth: verify-client-cert-if-given\n",
+        dir.path().join("ca.pem").display()
+    );
+    let registry = Registry::start_in(
+        dir,
+        Settings {
+            tls,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let anonymous = Client::trusting(&ca).config();
+    assert_eq!(get_v2(registry.port, &anonymous).await.unwrap(), 200);
+    let signed = Client::trusting(&ca)
+        .with_identity(&client_ca.client("alice"))
+        .config();
+    assert_eq!(get_v2(registry.port, &signed).await.unwrap(), 200);
+    let rogue = Client::trusting(&ca)
+        .with_identity(&Ca::new("rogue CA").client("mallory"))
+        .config();
+    let error = assert_refused(registry.port, &rogue, "a certificate from another CA").await;
+    assert!(error.contains("UnknownCA"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_certificate_is_served_to_new_connections() {
     let ca = Ca::new("test CA");
     let first = ca.server("first", 1);
@@ -581,6 +615,24 @@ async fn cipher_suites_restrict_what_is_negotiated() {
         log.contains("not implemented by rustls: TLS_RSA_WITH_AES_128_CBC_SHA"),
         "{log}"
     );
+    assert!(!log.contains("fits the certificate's key"), "{log}");
+
+    // RSA suites only, with an ECDSA certificate: TLS 1.2 has nothing to agree on, and the
+    // startup log says so.
+    let mismatched = Registry::start(
+        &server,
+        Settings {
+            tls: "    ciphersuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n".into(),
+            ..Settings::default()
+        },
+    )
+    .await;
+    let client = Client::trusting(&ca).tls12_only().config();
+    assert_refused(mismatched.port, &client, "TLS 1.2 without a usable suite").await;
+    let client = Client::trusting(&ca).config();
+    assert_eq!(get_v2(mismatched.port, &client).await.unwrap(), 200);
+    let log = mismatched.log();
+    assert!(log.contains("fits the certificate's key"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

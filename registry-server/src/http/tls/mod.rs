@@ -46,6 +46,9 @@ impl TlsServer {
         let loaded = reload::Fingerprint::of(&settings.certificate, &settings.key);
         let pair = pair::load(&settings.certificate, &settings.key, &provider)
             .map_err(|e| ConfigError::new(e.config_key(), e.to_string()))?;
+        if settings.minimum_version == TlsVersion::Tls12 {
+            warn_if_tls12_unusable(&provider, &pair);
+        }
         let store = Arc::new(reload::CertStore::new(pair));
 
         let versions: &[&rustls::SupportedProtocolVersion] = match settings.minimum_version {
@@ -82,6 +85,7 @@ impl TlsServer {
                 certificate: settings.certificate.clone(),
                 key: settings.key.clone(),
                 provider,
+                tls12: settings.minimum_version == TlsVersion::Tls12,
                 loaded,
             },
             mode,
@@ -110,6 +114,25 @@ fn provider(settings: &TlsConfig) -> CryptoProvider {
             .retain(|suite| wanted.contains(&suite.suite()));
     }
     provider
+}
+
+/// A TLS 1.2 suite signs with one kind of key (`ECDHE_ECDSA_...` or `ECDHE_RSA_...`): when
+/// `ciphersuites` lists only the other kind, TLS 1.2 clients cannot connect, which the
+/// operator should hear about rather than find out from failing clients.
+fn warn_if_tls12_unusable(provider: &CryptoProvider, pair: &CertifiedKey) {
+    let algorithm = pair.key.algorithm();
+    let mut tls12 = provider
+        .cipher_suites
+        .iter()
+        .filter(|s| s.version() == &TLS12)
+        .peekable();
+    if tls12.peek().is_some() && !tls12.any(|s| s.usable_for_signature_algorithm(algorithm)) {
+        tracing::warn!(
+            key_algorithm = ?algorithm,
+            "none of the TLS 1.2 suites in http.tls.ciphersuites fits the certificate's key: \
+             only TLS 1.3 clients can connect"
+        );
+    }
 }
 
 /// The CAs of `http.tls.clientcas`; every file must hold at least one certificate.

@@ -76,6 +76,8 @@ pub struct Watch {
     pub certificate: PathBuf,
     pub key: PathBuf,
     pub provider: Arc<CryptoProvider>,
+    /// Whether TLS 1.2 is served (and so a new key type may not fit the listed suites).
+    pub tls12: bool,
     /// The files as they were when the served pair was read.
     pub loaded: Fingerprint,
 }
@@ -90,6 +92,7 @@ pub async fn watch(store: Weak<CertStore>, watch: Watch) {
         certificate,
         key,
         provider,
+        tls12,
         mut loaded,
     } = watch;
     let mut settling: Option<Fingerprint> = None;
@@ -124,6 +127,9 @@ pub async fn watch(store: Weak<CertStore>, watch: Watch) {
         };
         match result {
             Ok(Ok(pair)) => {
+                if tls12 {
+                    super::warn_if_tls12_unusable(&provider, &pair);
+                }
                 let fingerprint = super::fingerprint(&pair);
                 store.replace(pair);
                 loaded = seen;
