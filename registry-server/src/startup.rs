@@ -28,7 +28,7 @@ pub fn check(path: Option<&Path>) -> ExitCode {
                 println!("ignored (not implemented here): {key}");
             }
             if let Some(tls) = &config.http.tls {
-                if let Err(e) = crate::http::tls::TlsServer::load(tls) {
+                if let Err(e) = TlsServer::load(tls) {
                     return config_failure(&e);
                 }
                 for warning in &tls.warnings {

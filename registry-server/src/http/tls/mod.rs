@@ -18,9 +18,6 @@ use rustls::version::{TLS12, TLS13};
 
 use crate::config::{ClientAuth, ConfigError, TlsConfig, TlsVersion};
 
-pub use pair::PairError;
-pub use reload::POLL_INTERVAL;
-
 /// A loaded `http.tls`: what the listener serves with, and the reloader to start with it.
 pub struct TlsServer {
     config: rustls::ServerConfig,

@@ -13,7 +13,7 @@ use rustls::sign::CertifiedKey;
 use super::pair;
 
 /// How often the files' metadata is looked at.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The pair handed to every new handshake.
 pub struct CertStore {
