@@ -321,7 +321,8 @@ fn non_empty(value: Option<String>) -> Option<String> {
 
 /// A list of strings: a YAML sequence; the mapping `{"0": .., "1": ..}` that
 /// `REGISTRY_HTTP_TLS_CLIENTCAS_0=...` variables build; or one string, either a flow sequence
-/// (`[a, b]`, as the reference parses a variable's value) or a single item.
+/// (`[a, b]`, as the reference parses a variable's value) or comma-separated items (as the
+/// other list-valued keys here take them from the environment).
 fn string_list(section: &Section<'_>, key: &str) -> Result<Vec<String>, ConfigError> {
     let items: Vec<Value> = match section.value(key) {
         None => return Ok(Vec::new()),
@@ -343,6 +344,10 @@ fn string_list(section: &Section<'_>, key: &str) -> Result<Vec<String>, ConfigEr
                 _ => return Err(section.error(key, "is not a list")),
             }
         }
+        Some(Value::String(text)) => text
+            .split(',')
+            .map(|item| Value::String(item.trim().to_owned()))
+            .collect(),
         Some(other) => vec![other.clone()],
     };
     let mut list = Vec::new();

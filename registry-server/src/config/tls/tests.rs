@@ -91,6 +91,18 @@ fn environment_variables_set_tls() {
     );
     assert_eq!(from_env.minimum_version, TlsVersion::Tls13);
 
+    // Comma-separated, as this registry's other list keys take them.
+    let listed = tls(
+        "    certificate: /c.pem\n    key: /k.pem\n",
+        &[("REGISTRY_HTTP_TLS_CLIENTCAS", "/run/ca1.pem, /run/ca2.pem")],
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        listed.client_cas,
+        vec![PathBuf::from("/run/ca1.pem"), PathBuf::from("/run/ca2.pem")]
+    );
+
     // A whole list in one variable, as the reference parses it.
     let listed = tls(
         "    certificate: /c.pem\n    key: /k.pem\n",
