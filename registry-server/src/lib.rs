@@ -1,5 +1,6 @@
 //! The registry server: configuration, storage-driver selection, and the HTTP API.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod drivers;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use registry_core::registry::{Registry, RegistrySettings};
 
-use crate::config::{Config, ConfigError};
+use crate::auth::{AccessControl, Htpasswd, TokenAuth};
+use crate::config::{AuthConfig, Config, ConfigError};
 use crate::http::tls::TlsServer;
 use crate::http::{AppState, Stats, Urls};
 use crate::{drivers, logging};
@@ -20,10 +21,14 @@ fn config_failure(e: &ConfigError) -> ExitCode {
     ExitCode::from(CONFIG_ERROR)
 }
 
-/// `registry check-config`
+/// `registry check-config`: the configuration, and the files access control reads.
 pub fn check(path: Option<&Path>) -> ExitCode {
-    match Config::load(path) {
-        Ok(config) => {
+    let checked = Config::load(path).and_then(|config| {
+        let access = access_control(&config)?;
+        Ok((config, access))
+    });
+    match checked {
+        Ok((config, access)) => {
             for key in &config.ignored_keys {
                 println!("ignored (not implemented here): {key}");
             }
@@ -36,8 +41,10 @@ pub fn check(path: Option<&Path>) -> ExitCode {
                 }
             }
             println!(
-                "ok: {} storage, listening on {}",
-                config.storage.driver, config.http.addr
+                "ok: {} storage, listening on {}, access control: {}",
+                config.storage.driver,
+                config.http.addr,
+                access.describe()
             );
             ExitCode::SUCCESS
         }
@@ -45,8 +52,29 @@ pub fn check(path: Option<&Path>) -> ExitCode {
     }
 }
 
+/// The access controller the configuration asks for, with its files read: a file that
+/// cannot be read stops startup (naming the key), never starts an open registry.
+pub fn access_control(config: &Config) -> Result<AccessControl, ConfigError> {
+    match &config.auth {
+        AuthConfig::None => Ok(AccessControl::open()),
+        AuthConfig::Htpasswd { realm, path } => {
+            let users = Htpasswd::open(path)
+                .map_err(|e| ConfigError::new("auth.htpasswd.path", e.to_string()))?;
+            Ok(AccessControl::htpasswd(
+                realm.clone(),
+                users,
+                config.access.clone(),
+            ))
+        }
+        AuthConfig::Token(settings) => TokenAuth::new(settings.clone())
+            .map(AccessControl::token)
+            .map_err(|(key, message)| ConfigError::new(format!("auth.token.{key}"), message)),
+    }
+}
+
 /// Everything the server needs, opened from a configuration.
 pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
+    let access = access_control(config)?;
     let storage = drivers::open(&config.storage).await?;
     let settings = RegistrySettings {
         delete_enabled: config.storage.delete_enabled,
@@ -57,6 +85,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
     };
     Ok(AppState {
         registry: Registry::new(storage, settings),
+        access,
         urls: Urls {
             host: config.http.host.clone(),
             prefix: config.http.prefix.clone(),
@@ -111,6 +140,7 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             read_only = config.storage.read_only,
             redirect = config.storage.redirect.enabled,
             tls = tls.as_ref().map_or("off", TlsServer::mode),
+            access_control = state.access.describe(),
             version = env!("CARGO_PKG_VERSION"),
             "registry listening"
         );

@@ -74,6 +74,19 @@ impl Registry {
     /// One page of repository names (`GET /v2/_catalog`), at most `catalog.maxentries` of
     /// them, in the reference's order (see the module docs).
     pub async fn catalog(&self, n: Option<usize>, last: Option<&str>) -> Result<Page> {
+        self.catalog_filtered(n, last, &|_| true).await
+    }
+
+    /// [`Registry::catalog`] with only the repositories `visible` accepts: pages fill up
+    /// with visible names, and `last`/`Link` only ever name visible ones. Hidden repositories
+    /// are still walked (one `list` each), so a caller who may see little of a large
+    /// registry pays for the walk past what it may not see.
+    pub async fn catalog_filtered(
+        &self,
+        n: Option<usize>,
+        last: Option<&str>,
+        visible: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Page> {
         let cap = self.settings.catalog_max_entries;
         let n = n.map_or(cap, |n| n.min(cap));
         if n == 0 {
@@ -91,7 +104,12 @@ impl Registry {
             && let Some(step) = steps.pop()
         {
             match step {
-                Step::Report(components) => names.push(components.join("/")),
+                Step::Report(components) => {
+                    let name = components.join("/");
+                    if visible(&name) {
+                        names.push(name);
+                    }
+                }
                 Step::List(components) => {
                     let next = self.catalog_steps(components, after.as_ref()).await?;
                     // Reversed, so that popping takes them in order.

@@ -4,6 +4,8 @@
 //! Keys this registry does not implement are logged and ignored, so a reference config file
 //! still starts it; a value that is present but wrong is a startup error naming the key.
 
+pub mod access;
+pub mod auth;
 mod tls;
 mod tree;
 
@@ -15,6 +17,7 @@ use registry_core::storage::DriverParameters;
 use registry_core::storage::params::{scalar_bool, scalar_text};
 use serde_json::{Map, Value};
 
+pub use auth::AuthConfig;
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
 
@@ -116,6 +119,10 @@ pub struct Config {
     pub catalog_max_entries: usize,
     /// `validation.manifests.maxbytes`: the largest manifest accepted (default 4 MiB).
     pub max_manifest_bytes: usize,
+    /// `auth`: the access controller.
+    pub auth: AuthConfig,
+    /// `access` (this registry's own section): the per-repository policy for htpasswd users.
+    pub access: Option<crate::auth::Policy>,
     /// Keys present in the file that this registry ignores, for a startup warning.
     pub ignored_keys: Vec<String>,
 }
@@ -228,6 +235,19 @@ impl Config {
         let catalog_max_entries = catalog.count("maxentries", 1000)?;
         let manifests = root.section("validation")?.section("manifests")?;
         let max_manifest_bytes = manifests.count("maxbytes", 4 * 1024 * 1024)?;
+        let auth = auth::read(&root)?;
+        let access = access::read(&root, &mut ignored)?;
+        if access.is_some() && !matches!(auth, AuthConfig::Htpasswd { .. }) {
+            return Err(ConfigError::new(
+                "access",
+                match auth {
+                    AuthConfig::Token(_) => {
+                        "cannot be combined with auth.token: the token's access claim decides"
+                    }
+                    _ => "needs auth.htpasswd: the policy applies to its users",
+                },
+            ));
+        }
 
         Ok(Config {
             log: LogConfig { level, format },
@@ -246,6 +266,8 @@ impl Config {
             },
             catalog_max_entries,
             max_manifest_bytes,
+            auth,
+            access,
             ignored_keys: ignored,
         })
     }
@@ -485,6 +507,33 @@ impl<'a> Section<'a> {
         match self.value(key) {
             None => Ok(None),
             Some(value) => scalar_text(value).map_err(|m| self.error(key, m)),
+        }
+    }
+
+    /// A list of strings: a YAML sequence of scalars, or one comma-separated string (as an
+    /// environment variable gives it).
+    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match scalar_text(item) {
+                    Ok(Some(text)) => Ok(text),
+                    _ => Err(self.error(key, "must be a list of strings")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(value) => match scalar_text(value) {
+                Ok(text) => Ok(Some(
+                    text.unwrap_or_default()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                )),
+                Err(_) => Err(self.error(key, "must be a list of strings")),
+            },
         }
     }
 

@@ -201,3 +201,186 @@ fn an_empty_driver_from_the_environment_is_refused() {
     let error = Config::from_yaml(yaml, env).unwrap_err();
     assert_eq!(error.key, "storage");
 }
+
+const STORAGE: &str = "storage: {inmemory: {}}\n";
+
+fn auth_error(yaml: &str, vars: &[(&str, &str)]) -> ConfigError {
+    Config::from_yaml(&format!("{STORAGE}{yaml}"), env(vars)).expect_err(yaml)
+}
+
+#[test]
+fn reads_the_reference_auth_sections() {
+    let config = Config::from_yaml(
+        &format!(
+            "{STORAGE}auth:\n  htpasswd:\n    realm: Registry Realm\n    path: /auth/htpasswd\n"
+        ),
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(
+        config.auth,
+        AuthConfig::Htpasswd {
+            realm: "Registry Realm".into(),
+            path: "/auth/htpasswd".into()
+        }
+    );
+    let config = Config::from_yaml(
+        &format!(
+            "{STORAGE}auth:\n  token:\n    realm: https://auth.example.com/token\n    service: registry.example.com\n    issuer: auth-service\n    rootcertbundle: /certs/bundle.pem\n    signingalgorithms: [RS256, ES256]\n"
+        ),
+        env(&[]),
+    )
+    .unwrap();
+    let AuthConfig::Token(token) = config.auth else {
+        panic!("token auth")
+    };
+    assert_eq!(token.service, "registry.example.com");
+    assert_eq!(token.issuer, "auth-service");
+    assert_eq!(
+        token.root_cert_bundle.as_deref(),
+        Some(std::path::Path::new("/certs/bundle.pem"))
+    );
+    assert_eq!(
+        token.algorithms,
+        [
+            jsonwebtoken::Algorithm::RS256,
+            jsonwebtoken::Algorithm::ES256
+        ]
+    );
+    assert_eq!(token.auto_redirect_path, None);
+    assert!(config.ignored_keys.is_empty(), "{:?}", config.ignored_keys);
+}
+
+/// The reference's documented `docker run` form: `REGISTRY_AUTH=htpasswd` and its keys.
+#[test]
+fn auth_is_set_by_the_environment() {
+    let config = Config::from_yaml(
+        STORAGE,
+        env(&[
+            ("REGISTRY_AUTH_HTPASSWD_PATH", "/auth/htpasswd"),
+            ("REGISTRY_AUTH", "htpasswd"),
+            ("REGISTRY_AUTH_HTPASSWD_REALM", "Registry Realm"),
+        ]),
+    )
+    .unwrap();
+    assert!(matches!(config.auth, AuthConfig::Htpasswd { .. }));
+    // Switching type drops the file's other controller.
+    let yaml = format!("{STORAGE}auth:\n  token:\n    realm: r\n");
+    let config = Config::from_yaml(
+        &yaml,
+        env(&[
+            ("REGISTRY_AUTH", "htpasswd"),
+            ("REGISTRY_AUTH_HTPASSWD_REALM", "x"),
+            ("REGISTRY_AUTH_HTPASSWD_PATH", "/p"),
+        ]),
+    )
+    .unwrap();
+    assert!(matches!(config.auth, AuthConfig::Htpasswd { .. }));
+}
+
+/// An `auth` section that cannot be honoured stops startup, naming the key; it never
+/// starts an open registry.
+#[test]
+fn auth_sections_that_cannot_be_honoured_are_errors() {
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case<'_>] = &[
+        ("auth:\n  silly:\n    realm: x\n", &[], "auth"),
+        ("auth:\n  none: {}\n", &[], "auth"),
+        (
+            "auth:\n  htpasswd: {realm: x, path: /p}\n  token: {realm: x}\n",
+            &[],
+            "auth",
+        ),
+        (
+            "auth:\n  htpasswd:\n    path: /p\n",
+            &[],
+            "auth.htpasswd.realm",
+        ),
+        (
+            "auth:\n  htpasswd:\n    realm: x\n",
+            &[],
+            "auth.htpasswd.path",
+        ),
+        (
+            "auth:\n  token:\n    realm: r\n    service: s\n    issuer: i\n",
+            &[],
+            "auth.token.rootcertbundle",
+        ),
+        (
+            "auth:\n  token:\n    service: s\n    issuer: i\n    rootcertbundle: /b\n",
+            &[],
+            "auth.token.realm",
+        ),
+        (
+            "auth:\n  token:\n    realm: r\n    service: s\n    issuer: i\n    rootcertbundle: /b\n    signingalgorithms: [none]\n",
+            &[],
+            "auth.token.signingalgorithms",
+        ),
+        (
+            "auth:\n  token:\n    realm: r\n    service: s\n    issuer: i\n    rootcertbundle: /b\n    signingalgorithms: [ES512]\n",
+            &[],
+            "auth.token.signingalgorithms",
+        ),
+        (
+            "auth:\n  token:\n    realm: r\n    service: s\n    issuer: i\n    rootcertbundle: /b\n    autoredirect: maybe\n",
+            &[],
+            "auth.token.autoredirect",
+        ),
+        ("auth: htpasswd\n", &[], "auth"),
+        ("", &[("REGISTRY_AUTH", "")], "auth"),
+        ("", &[("REGISTRY_AUTH", "ldap")], "auth"),
+    ];
+    for (yaml, vars, key) in cases {
+        let error = auth_error(yaml, vars);
+        assert_eq!(error.key, *key, "{yaml:?} {vars:?}: {error}");
+    }
+}
+
+#[test]
+fn the_access_policy_needs_htpasswd_and_valid_rules() {
+    let htpasswd = "auth:\n  htpasswd: {realm: x, path: /p}\n";
+    let ok = format!(
+        "{STORAGE}{htpasswd}access:\n  groups:\n    devs: [bob]\n  rules:\n    - repositories: [\"team/**\"]\n      groups: [devs]\n      actions: [pull, push]\n  anonymous:\n    - repositories: [\"library/*\"]\n      actions: [pull]\n  default: [pull]\n"
+    );
+    let config = Config::from_yaml(&ok, env(&[])).unwrap();
+    let policy = config.access.expect("a policy");
+    assert!(policy.has_anonymous_access());
+
+    let cases: &[(String, &str)] = &[
+        ("access:\n  default: [pull]\n".to_owned(), "access"),
+        (
+            "auth:\n  token: {realm: r, service: s, issuer: i, rootcertbundle: /b}\naccess:\n  default: [pull]\n".to_owned(),
+            "access",
+        ),
+        (format!("{htpasswd}access:\n  default: [fly]\n"), "access.default"),
+        (format!("{htpasswd}access:\n  rules: {{}}\n"), "access.rules"),
+        (
+            format!("{htpasswd}access:\n  rules:\n    - repositories: [a]\n      actions: [pull]\n"),
+            "access.rules[0].users",
+        ),
+        (
+            format!("{htpasswd}access:\n  rules:\n    - users: [a]\n      actions: [pull]\n"),
+            "access.rules[0].repositories",
+        ),
+        (
+            format!("{htpasswd}access:\n  rules:\n    - repositories: [a]\n      users: [a]\n"),
+            "access.rules[0].actions",
+        ),
+        (
+            format!("{htpasswd}access:\n  rules:\n    - repositories: [a]\n      groups: [nobody]\n      actions: [pull]\n"),
+            "access.rules[0].groups",
+        ),
+        (
+            format!("{htpasswd}access:\n  rules:\n    - repositories: [\"a/[\"]\n      users: [a]\n      actions: [pull]\n"),
+            "access.rules[0].repositories",
+        ),
+        (
+            format!("{htpasswd}access:\n  anonymous:\n    - repositories: [a]\n      users: [a]\n      actions: [pull]\n"),
+            "access.anonymous[0].users",
+        ),
+    ];
+    for (yaml, key) in cases {
+        let error = Config::from_yaml(&format!("{STORAGE}{yaml}"), env(&[])).expect_err(yaml);
+        assert_eq!(error.key, *key, "{yaml}: {error}");
+    }
+}

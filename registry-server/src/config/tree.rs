@@ -15,6 +15,8 @@ pub(super) const SECTIONS: &[&str] = &[
     "catalog",
     "validation",
     "middleware",
+    "auth",
+    "access",
 ];
 
 /// Keys under `storage` that configure the registry, not a driver.
@@ -37,8 +39,9 @@ pub fn apply_env(tree: &mut Value, vars: impl IntoIterator<Item = (String, Strin
         .into_iter()
         .filter(|(k, _)| k.starts_with("REGISTRY_"))
         .collect();
-    // The driver switch first, so that its parameters land under the new driver.
-    vars.sort_by_key(|(k, _)| k != "REGISTRY_STORAGE");
+    // The driver and access-controller switches first, so that their parameters land under
+    // the new driver or controller.
+    vars.sort_by_key(|(k, _)| k != "REGISTRY_STORAGE" && k != "REGISTRY_AUTH");
     for (key, value) in vars {
         let path: Vec<String> = key["REGISTRY_".len()..]
             .split('_')
@@ -49,6 +52,8 @@ pub fn apply_env(tree: &mut Value, vars: impl IntoIterator<Item = (String, Strin
         }
         if path == ["storage"] {
             switch_driver(tree, &value.to_ascii_lowercase());
+        } else if path == ["auth"] {
+            switch_auth(tree, &value.to_ascii_lowercase());
         } else {
             set(tree, &path, Value::String(value));
         }
@@ -59,6 +64,18 @@ fn switch_driver(tree: &mut Value, driver: &str) {
     let storage = as_map(child(tree, "storage"));
     storage.retain(|k, _| STORAGE_SETTINGS.contains(&k.to_ascii_lowercase().as_str()));
     storage.insert(driver.to_owned(), Value::Object(Map::new()));
+}
+
+/// `REGISTRY_AUTH=htpasswd` (as the reference's documentation uses it): that controller,
+/// keeping its settings from the file if it was the one configured. Empty names no
+/// controller, which the `auth` reader refuses: an environment variable never silently
+/// turns access control off.
+fn switch_auth(tree: &mut Value, kind: &str) {
+    let auth = as_map(child(tree, "auth"));
+    auth.retain(|k, _| k.eq_ignore_ascii_case(kind));
+    if auth.is_empty() {
+        auth.insert(kind.to_owned(), Value::Object(Map::new()));
+    }
 }
 
 fn set(tree: &mut Value, path: &[String], value: Value) {

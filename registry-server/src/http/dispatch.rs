@@ -4,6 +4,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
+use super::access::authorize;
 use super::errors::{ApiError, ApiResult};
 use super::handlers::{base, blobs, catalog, manifests, referrers, tags, uploads};
 use super::routes::{Route, RouteError, recognise};
@@ -25,9 +26,13 @@ pub async fn dispatch(
     })?;
     let method = req.method().clone();
     let head = method == Method::HEAD;
+    if !allowed(&route, &method) {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let grant = authorize(&req, &state, &route, &method).await?;
     match route {
         Route::Base if method == Method::GET || head => Ok(base::version_check()),
-        Route::Catalog if method == Method::GET => catalog::list(&req, &state).await,
+        Route::Catalog if method == Method::GET => catalog::list(&req, &state, &grant).await,
         Route::Tags(repo) if method == Method::GET => tags::list(&req, &state, &repo).await,
         Route::Manifest(repo, reference) => match method {
             Method::GET | Method::HEAD => manifests::get(&req, &state, &repo, &reference).await,
@@ -41,7 +46,7 @@ pub async fn dispatch(
             _ => Err(ApiError::MethodNotAllowed),
         },
         Route::UploadStart(repo) if method == Method::POST => {
-            uploads::start(&req, body, &state, &repo).await
+            uploads::start(&req, body, &state, &repo, &grant).await
         }
         Route::Upload(repo, id) => match method {
             Method::GET => uploads::status(&state, &repo, &id).await,
@@ -54,5 +59,21 @@ pub async fn dispatch(
             referrers::list(&req, &state, &repo, &digest).await
         }
         _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+/// Whether `method` is an operation of `route` at all: anything else is 405 before access
+/// control, as it reveals nothing and needs no credentials.
+fn allowed(route: &Route, method: &Method) -> bool {
+    let read = *method == Method::GET || *method == Method::HEAD;
+    match route {
+        Route::Base => read,
+        Route::Catalog | Route::Tags(_) | Route::Referrers(_, _) => *method == Method::GET,
+        Route::Manifest(_, _) => read || *method == Method::PUT || *method == Method::DELETE,
+        Route::Blob(_, _) => read || *method == Method::DELETE,
+        Route::UploadStart(_) => *method == Method::POST,
+        Route::Upload(_, _) => {
+            [Method::GET, Method::PATCH, Method::PUT, Method::DELETE].contains(method)
+        }
     }
 }

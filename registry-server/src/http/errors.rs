@@ -8,6 +8,7 @@ use registry_core::registry::RegistryError;
 use serde_json::json;
 
 use super::API_VERSION;
+use crate::auth::Refusal;
 
 /// Why a request failed, as the HTTP layer sees it.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,8 @@ pub enum ApiError {
     NoEndpoint,
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
+    #[error("{}", if .0.denied { "requested access to the resource is denied" } else { "authentication required" })]
+    Auth(Refusal),
 }
 
 pub type ApiResult<T = HttpResponse> = Result<T, ApiError>;
@@ -58,6 +61,8 @@ impl ApiError {
             // answers a plain-text "404 page not found" here, which no client parses.
             ApiError::NoEndpoint => (StatusCode::NOT_FOUND, "UNSUPPORTED"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
+            ApiError::Auth(refusal) if refusal.denied => (StatusCode::FORBIDDEN, "DENIED"),
+            ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
         }
     }
 
@@ -77,6 +82,8 @@ impl ApiError {
             "RANGE_INVALID" => "invalid content range",
             "UNSUPPORTED" => "the operation is unsupported",
             "PAGINATION_NUMBER_INVALID" => "invalid number of results requested",
+            "UNAUTHORIZED" => "authentication required",
+            "DENIED" => "requested access to the resource is denied",
             _ => "unknown error",
         }
     }
@@ -92,9 +99,11 @@ impl ResponseError for ApiError {
         let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
             // Storage errors may name internal paths or endpoints: log them, don't send them.
             tracing::error!(error = %self, "request failed");
-            "internal error; see the registry's log".to_owned()
+            json!("internal error; see the registry's log")
+        } else if let ApiError::Auth(refusal) = self {
+            access_records(refusal)
         } else {
-            self.to_string()
+            json!(self.to_string())
         };
         let body = json!({
             "errors": [{
@@ -112,6 +121,12 @@ impl ResponseError for ApiError {
             ApiError::Registry(RegistryError::ChunkOutOfOrder { expected }) => {
                 response.insert_header((header::RANGE, upload_range(*expected)));
             }
+            ApiError::Auth(Refusal {
+                challenge: Some(challenge),
+                ..
+            }) => {
+                response.insert_header((header::WWW_AUTHENTICATE, challenge.as_str()));
+            }
             _ => {}
         }
         response
@@ -121,6 +136,26 @@ impl ResponseError for ApiError {
             ))
             .body(body.to_string())
     }
+}
+
+/// The `detail` of an authorization error, as the reference writes it: the access records
+/// the request needed (`null` for the `/v2/` check, which needs none).
+fn access_records(refusal: &Refusal) -> serde_json::Value {
+    if refusal.needed.is_empty() {
+        return serde_json::Value::Null;
+    }
+    refusal
+        .needed
+        .iter()
+        .map(|access| {
+            json!({
+                "Type": access.resource.kind(),
+                "Class": "",
+                "Name": access.resource.name(),
+                "Action": access.action.as_str(),
+            })
+        })
+        .collect()
 }
 
 /// The `Range` header of upload responses: `0-<last byte>`. The reference says `0-0` for an

@@ -1,6 +1,7 @@
 //! The HTTP face of the registry (actix-web): one dispatcher that recognises the
 //! distribution API's endpoints and hands each to its handler module.
 
+mod access;
 mod access_log;
 mod body;
 mod dispatch;
@@ -27,6 +28,8 @@ pub const API_VERSION: (&str, &str) = ("Docker-Distribution-API-Version", "regis
 /// Everything the handlers share.
 pub struct AppState {
     pub registry: Registry,
+    /// Who may do what (`auth`, `access`).
+    pub access: crate::auth::AccessControl,
     pub urls: Urls,
     pub stats: Arc<Stats>,
     /// `http.timeouts.body`: the longest pause in a request body.

@@ -8,6 +8,7 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod auth;
 pub mod content;
 pub mod counting;
 pub mod raw;
@@ -200,6 +201,8 @@ pub struct Options {
     pub body_timeout: Option<String>,
     /// `http.timeouts.header`, when not the default.
     pub header_timeout: Option<String>,
+    /// Top-level sections appended verbatim (`auth:`, `access:`).
+    pub sections: Option<String>,
 }
 
 impl Default for Options {
@@ -214,6 +217,7 @@ impl Default for Options {
             middleware: None,
             body_timeout: None,
             header_timeout: None,
+            sections: None,
         }
     }
 }
@@ -291,6 +295,9 @@ fn config_yaml(storage: &str, options: &Options) -> String {
     }
     if let Some(middleware) = &options.middleware {
         yaml.push_str(middleware);
+    }
+    if let Some(sections) = &options.sections {
+        yaml.push_str(sections);
     }
     yaml
 }

@@ -4,6 +4,8 @@ use registry_core::domain::{Digest, RepositoryName};
 use registry_core::registry::{RegistryError, UploadStatus};
 
 use super::{DOCKER_CONTENT_DIGEST, DOCKER_UPLOAD_UUID, parse_digest};
+use crate::auth::Grant;
+use crate::auth::access::{Access, Action};
 use crate::http::AppState;
 use crate::http::body::TimedBody;
 use crate::http::errors::{ApiError, ApiResult, upload_range};
@@ -47,11 +49,14 @@ pub async fn start(
     body: web::Payload,
     state: &AppState,
     repo: &RepositoryName,
+    grant: &Grant,
 ) -> ApiResult {
     if let (Some(mount), Some(from)) = (query_param(req, "mount"), query_param(req, "from")) {
         let digest = parse_digest(&mount)?;
-        // A source name that is not valid holds nothing to mount: upload instead.
+        // A source name that is not valid holds nothing to mount, and a source the caller
+        // may not pull must not reveal whether it holds the blob: upload instead.
         if let Ok(from) = from.parse::<RepositoryName>()
+            && grant.allows(&Access::repository(from.as_str(), Action::Pull))
             && state.registry.mount_blob(repo, &digest, &from).await?
         {
             return Ok(created(state, repo, &digest));
