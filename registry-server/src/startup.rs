@@ -133,7 +133,8 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
         tracing::info!(
-            addr = %config.http.addr,
+            // The bound address: with port 0 in the config, the one the system picked.
+            addr = %listener.local_addr().map_or(config.http.addr, |a| a),
             workers,
             driver = config.storage.driver.as_str(),
             delete = config.storage.delete_enabled,

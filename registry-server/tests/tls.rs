@@ -52,12 +52,10 @@ impl Registry {
         Self::start_in(dir, settings).await
     }
 
+    /// Starts the binary on a port the system picks (port 0) and reads the port from its
+    /// startup line: probing for a free port first races with the other tests.
     async fn start_in(dir: tempfile::TempDir, settings: Settings) -> Registry {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        let mut child = spawn(&dir, port, &settings);
+        let mut child = spawn(&dir, 0, &settings);
         let started = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -66,7 +64,16 @@ impl Registry {
                     read_log(&dir.path().join("stderr.log"))
                 );
             }
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            let log = read_log(&dir.path().join("stderr.log"));
+            let port = log
+                .lines()
+                .filter(|l| l.contains("registry listening"))
+                .find_map(|l| l.split("addr=127.0.0.1:").nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|port| port.parse::<u16>().ok());
+            if let Some(port) = port
+                && TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+            {
                 return Registry { child, port, dir };
             }
             assert!(
