@@ -34,6 +34,7 @@ driver_tests!(
     index_children_must_be_manifests,
     docker_list_with_a_missing_child_is_refused,
     deleting_a_child_of_an_index,
+    configured_manifest_limit,
 );
 
 /// GET and HEAD of `reference` answer `manifest` exactly.
@@ -876,5 +877,27 @@ async fn deleting_a_child_of_an_index(driver: Driver) {
     );
     assert_manifest(&s, "parent", "multi", &index).await;
     assert_manifest(&s, "parent", b.digest().as_str(), &b).await;
+    s.stop().await;
+}
+
+/// `validation.manifests.maxbytes` sets the limit: at it accepted, one byte over 413.
+async fn configured_manifest_limit(driver: Driver) {
+    let options = Options {
+        sections: Some("validation:\n  manifests:\n    maxbytes: 2000\n".to_owned()),
+        ..Options::default()
+    };
+    let s = TestServer::start_with(driver, options).await;
+    let valid = s.image("limit", 71, 1).await;
+    let mut value: serde_json::Value = serde_json::from_slice(&valid.body).unwrap();
+    value["annotations"] = json!({"pad": ""});
+    let base = serde_json::to_vec(&value).unwrap().len();
+    value["annotations"]["pad"] = json!("x".repeat(2000 - base));
+    let at_limit = serde_json::to_vec(&value).unwrap();
+    value["annotations"]["pad"] = json!("x".repeat(2001 - base));
+    let over = serde_json::to_vec(&value).unwrap();
+    let response = s.put_manifest("limit", "over", OCI_MANIFEST, &over).await;
+    assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID").await;
+    let response = s.put_manifest("limit", "at", OCI_MANIFEST, &at_limit).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
     s.stop().await;
 }
