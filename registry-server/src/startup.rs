@@ -10,6 +10,7 @@ use registry_core::registry::{Registry, RegistrySettings};
 
 use crate::auth::{AccessControl, Htpasswd, TokenAuth};
 use crate::config::{AuthConfig, Config, ConfigError};
+use crate::http::tls::TlsServer;
 use crate::http::{AppState, Stats, Urls};
 use crate::{drivers, logging};
 
@@ -30,6 +31,14 @@ pub fn check(path: Option<&Path>) -> ExitCode {
         Ok((config, access)) => {
             for key in &config.ignored_keys {
                 println!("ignored (not implemented here): {key}");
+            }
+            if let Some(tls) = &config.http.tls {
+                if let Err(e) = TlsServer::load(tls) {
+                    return config_failure(&e);
+                }
+                for warning in &tls.warnings {
+                    println!("warning: {warning}");
+                }
             }
             println!(
                 "ok: {} storage, listening on {}, access control: {}",
@@ -99,6 +108,14 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             "configuration key not implemented here; ignored"
         );
     }
+    // Certificate files are read before storage is opened: a bad one stops startup at once.
+    let tls = match config.http.tls.as_ref().map(TlsServer::load).transpose() {
+        Ok(tls) => tls,
+        Err(e) => return config_failure(&e),
+    };
+    for warning in config.http.tls.iter().flat_map(|t| &t.warnings) {
+        tracing::warn!("{warning}");
+    }
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let state = match build_state(&config).await {
@@ -116,24 +133,32 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
         tracing::info!(
-            addr = %config.http.addr,
+            // The bound address: with port 0 in the config, the one the system picked.
+            addr = %listener.local_addr().map_or(config.http.addr, |a| a),
             workers,
             driver = config.storage.driver.as_str(),
             delete = config.storage.delete_enabled,
             read_only = config.storage.read_only,
             redirect = config.storage.redirect.enabled,
+            tls = tls.as_ref().map_or("off", TlsServer::mode),
             access_control = state.access.describe(),
             version = env!("CARGO_PKG_VERSION"),
             "registry listening"
         );
-        let server =
-            match crate::http::serve(state, listener, Some(workers), config.http.timeouts.header) {
-                Ok(server) => server,
-                Err(e) => {
-                    eprintln!("registry: cannot start the HTTP server: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+        let header_timeout = config.http.timeouts.header;
+        let server = match tls {
+            None => crate::http::serve(state, listener, Some(workers), header_timeout),
+            Some(tls) => {
+                crate::http::serve_tls(state, listener, Some(workers), header_timeout, tls)
+            }
+        };
+        let server = match server {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("registry: cannot start the HTTP server: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         match server.await {
             Ok(()) => {
                 tracing::info!("registry stopped");

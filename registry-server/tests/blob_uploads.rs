@@ -33,6 +33,9 @@ driver_tests!(
     missing_hash_state_is_rebuilt_from_the_data,
     upload_in_one_repository_is_unknown_in_another,
     concurrent_uploads_and_cancels,
+    several_streamed_patches_append,
+    an_empty_patch_changes_nothing,
+    mount_without_from_starts_an_upload,
 );
 
 fn upload_path(location: &str) -> &str {
@@ -811,5 +814,86 @@ async fn concurrent_uploads_and_cancels(driver: Driver) {
         assert_blob(&s, repo, data).await;
     }
     let s = std::sync::Arc::into_inner(s).expect("all clients done");
+    s.stop().await;
+}
+
+/// Streamed PATCHes (no Content-Range, no Content-Length) one after another append in order,
+/// as docker's pusher sends them.
+async fn several_streamed_patches_append(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let data = bytes(81, 150_000);
+    let digest = Digest::sha256_of(&data);
+    let mut location = s.start_upload("streams").await;
+    let mut sent = 0u64;
+    for part in [&data[..1], &data[1..70_000], &data[70_000..]] {
+        let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+            part.chunks(5003).map(|c| Ok(c.to_vec())).collect();
+        let response = s
+            .send(
+                s.request(Method::PATCH, &location)
+                    .body(reqwest::Body::wrap_stream(futures::stream::iter(pieces))),
+            )
+            .await;
+        sent += part.len() as u64;
+        location = assert_in_progress(&response, StatusCode::ACCEPTED, sent);
+    }
+    let response = s
+        .send(s.request(Method::PUT, &with_digest(&location, &digest)))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_blob(&s, "streams", &data).await;
+    s.stop().await;
+}
+
+/// An empty PATCH is accepted and leaves the upload where it was, before and after data.
+async fn an_empty_patch_changes_nothing(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let data = bytes(82, 4_000);
+    let digest = Digest::sha256_of(&data);
+    let location = s.start_upload("empty-patch").await;
+    let response = s
+        .send(s.request(Method::PATCH, &location).body(Vec::new()))
+        .await;
+    let location = assert_in_progress(&response, StatusCode::ACCEPTED, 0);
+    let response = s
+        .send(s.request(Method::PATCH, &location).body(data.clone()))
+        .await;
+    let location = assert_in_progress(&response, StatusCode::ACCEPTED, data.len() as u64);
+    let response = s
+        .send(s.request(Method::PATCH, &location).body(Vec::new()))
+        .await;
+    let location = assert_in_progress(&response, StatusCode::ACCEPTED, data.len() as u64);
+    let response = s.send(s.request(Method::GET, &location)).await;
+    assert_in_progress(&response, StatusCode::NO_CONTENT, data.len() as u64);
+    let response = s
+        .send(s.request(Method::PUT, &with_digest(&location, &digest)))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_blob(&s, "empty-patch", &data).await;
+    s.stop().await;
+}
+
+/// `mount` without `from` (OCI 1.1 lets a registry look for the blob itself; the reference
+/// does not): an upload starts, and nothing tells whether the blob exists elsewhere.
+async fn mount_without_from_starts_an_upload(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let data = bytes(83, 500);
+    let digest = s.push_blob("elsewhere", &data).await;
+    let response = s
+        .send(s.request(
+            Method::POST,
+            &format!("/v2/nofrom/blobs/uploads/?mount={digest}"),
+        ))
+        .await;
+    let location = assert_in_progress(&response, StatusCode::ACCEPTED, 0);
+    assert_blob_absent(&s, "nofrom", &digest).await;
+    let response = s
+        .send(
+            s.request(Method::PUT, &with_digest(&location, &digest))
+                .body(data.clone()),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_blob(&s, "nofrom", &data).await;
     s.stop().await;
 }

@@ -270,7 +270,10 @@ async fn large_blobs_stream_whole(driver: Driver) {
 }
 
 async fn percent_encoded_paths_name_the_same_resources(driver: Driver) {
-    // RFC 3986: `%3A` and `:` (and `%2F` and `/` inside a name) are the same URL.
+    // Not because RFC 3986 says so: `:` and `/` are reserved characters, and §2.2 makes their
+    // percent-encoded forms different data. The reference (Go's net/http) decodes the path
+    // before routing, so clients that escape `:` in a digest or `/` in a name reach the same
+    // resource there, and this registry answers them the same way.
     let s = TestServer::start(driver).await;
     let data = bytes(9, 64);
     let digest = s.push_blob("enc/oded", &data).await;

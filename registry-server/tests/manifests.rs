@@ -29,6 +29,12 @@ driver_tests!(
     a_manifest_is_served_as_the_type_it_was_pushed_as,
     if_none_match_answers_304,
     ambiguous_manifests_are_400,
+    foreign_layers_need_not_be_in_the_repository,
+    nested_indexes,
+    index_children_must_be_manifests,
+    docker_list_with_a_missing_child_is_refused,
+    deleting_a_child_of_an_index,
+    configured_manifest_limit,
 );
 
 /// GET and HEAD of `reference` answer `manifest` exactly.
@@ -290,6 +296,37 @@ async fn invalid_manifests_are_400(driver: Driver) {
             .await;
         assert_error(response, StatusCode::BAD_REQUEST, "MANIFEST_INVALID").await;
     }
+    // A well-formed signed schema 1 manifest is refused by policy, and says so.
+    let signed = json!({
+        "schemaVersion": 1, "name": "invalid", "tag": "v1", "architecture": "amd64",
+        "fsLayers": [{"blobSum": "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"}],
+        "history": [{"v1Compatibility": "{\"id\":\"e45a5af57b00862e5ef5782a9925979a02ba2b12dff832fd0991335f4a11e5c5\"}"}],
+        "signatures": [{
+            "header": {"jwk": {"crv": "P-256", "kid": "OD6I:6DRK:JXEJ:KBM4:255X:NSAA:MUSF:E4VM:ZI6W:CUN2:L4Z6:LSF4", "kty": "EC",
+                                "x": "3gAwX48IQ5oaYQAYSxor6rYYc_6yjuLCjtQ9LUakg4A", "y": "t72ge6kIA1XOjqjVoEOiPPAURltJFBMGDSQvEGVB010"},
+                       "alg": "ES256"},
+            "signature": "XREm0L8WNn27Ga_iE_vRnTxVMhhYY0Zst_FfkKopg6gWSoTOZTuW4rK0fg_IqnKkEKlbD83tD46LKEGi5aIVFg",
+            "protected": "eyJmb3JtYXRMZW5ndGgiOjY2MjgsImZvcm1hdFRhaWwiOiJDbjAiLCJ0aW1lIjoiMjAxNS0wNC0wOFQxODo1Mjo1OVoifQ"
+        }]
+    })
+    .to_string();
+    let response = s
+        .put_manifest(
+            "invalid",
+            "v1",
+            "application/vnd.docker.distribution.manifest.v1+prettyjws",
+            signed.as_bytes(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "MANIFEST_INVALID");
+    assert!(
+        body["errors"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("schema 1 manifests are deprecated")),
+        "{body}"
+    );
     let response = s.get("/v2/invalid/manifests/v1").await;
     assert_error(response, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
     s.stop().await;
@@ -708,5 +745,159 @@ async fn ambiguous_manifests_are_400(driver: Driver) {
     .await;
     // The plain manifest is fine.
     s.push_manifest("ambiguous", "v1", &shown).await;
+    s.stop().await;
+}
+
+/// Foreign (non-distributable) layers live elsewhere (`urls`): a manifest may name them
+/// without their blobs being pushed, while its other layers must still be here.
+async fn foreign_layers_need_not_be_in_the_repository(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let config = config_blob(61);
+    let config_digest = s.push_blob("foreign", &config).await;
+    let local = bytes(62, 300);
+    let local_digest = s.push_blob("foreign", &local).await;
+    let absent = Digest::sha256_of(b"a Windows base layer that never comes here");
+    let body = |foreign_type: &str| {
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": DOCKER_CONFIG, "digest": config_digest.as_str(), "size": config.len()},
+            "layers": [
+                {"mediaType": foreign_type, "digest": absent.as_str(), "size": 1234,
+                 "urls": ["https://mcr.example.com/layer"]},
+                {"mediaType": DOCKER_LAYER, "digest": local_digest.as_str(), "size": local.len()},
+            ],
+        }))
+        .unwrap()
+    };
+    for (i, foreign_type) in [
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let manifest = Manifest {
+            media_type: DOCKER_MANIFEST.to_owned(),
+            body: body(foreign_type),
+        };
+        let tag = format!("v{i}");
+        s.push_manifest("foreign", &tag, &manifest).await;
+        assert_manifest(&s, "foreign", &tag, &manifest).await;
+    }
+    // The same layer with a distributable type must be present.
+    let as_local = body(DOCKER_LAYER);
+    let response = s
+        .put_manifest("foreign", "v9", DOCKER_MANIFEST, &as_local)
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN").await;
+    s.stop().await;
+}
+
+/// An index may list another index (nested multi-platform images).
+async fn nested_indexes(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let a = s.image("nested", 63, 1).await;
+    let b = s.image("nested", 64, 1).await;
+    s.push_manifest("nested", a.digest().as_str(), &a).await;
+    s.push_manifest("nested", b.digest().as_str(), &b).await;
+    let inner = index_manifest(ImageFormat::Oci, &[&a, &b], None);
+    s.push_manifest("nested", inner.digest().as_str(), &inner)
+        .await;
+    let outer = index_manifest(ImageFormat::Oci, &[&inner, &a], None);
+    s.push_manifest("nested", "outer", &outer).await;
+    assert_manifest(&s, "nested", "outer", &outer).await;
+    // The inner index must be in the repository first.
+    let orphan_inner = index_manifest(ImageFormat::Oci, &[&b], None);
+    let outer2 = index_manifest(ImageFormat::Oci, &[&orphan_inner], None);
+    let response = s
+        .put_manifest("nested", "outer2", OCI_INDEX, &outer2.body)
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN").await;
+    s.stop().await;
+}
+
+/// An index entry must name a manifest: a layer blob of the repository is not one.
+async fn index_children_must_be_manifests(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let layer = bytes(65, 128);
+    let layer_digest = s.push_blob("children", &layer).await;
+    let fake_child = Manifest {
+        media_type: OCI_MANIFEST.to_owned(),
+        body: layer.clone(),
+    };
+    assert_eq!(fake_child.digest(), layer_digest);
+    let index = index_manifest(ImageFormat::Oci, &[&fake_child], None);
+    let response = s
+        .put_manifest("children", "v1", OCI_INDEX, &index.body)
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN").await;
+    s.stop().await;
+}
+
+async fn docker_list_with_a_missing_child_is_refused(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let present = s.image_of_type("dlist", 66, 1, ImageFormat::Docker).await;
+    s.push_manifest("dlist", present.digest().as_str(), &present)
+        .await;
+    let missing = s.image_of_type("dlist", 67, 1, ImageFormat::Docker).await;
+    let list = index_manifest(ImageFormat::Docker, &[&present, &missing], None);
+    let response = s.put_manifest("dlist", "v1", DOCKER_LIST, &list.body).await;
+    assert_error(response, StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN").await;
+    assert_eq!(
+        s.get("/v2/dlist/manifests/v1").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // With the child pushed, the same list is accepted.
+    s.push_manifest("dlist", missing.digest().as_str(), &missing)
+        .await;
+    s.push_manifest("dlist", "v1", &list).await;
+    s.stop().await;
+}
+
+/// Deleting a manifest that an index lists is allowed, as in the reference (no reference
+/// counting): the index stays and is served; the child is gone.
+async fn deleting_a_child_of_an_index(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let a = s.image("parent", 68, 1).await;
+    let b = s.image("parent", 69, 1).await;
+    s.push_manifest("parent", a.digest().as_str(), &a).await;
+    s.push_manifest("parent", b.digest().as_str(), &b).await;
+    let index = index_manifest(ImageFormat::Oci, &[&a, &b], None);
+    s.push_manifest("parent", "multi", &index).await;
+    let response = s
+        .delete(&format!("/v2/parent/manifests/{}", a.digest()))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        s.get(&format!("/v2/parent/manifests/{}", a.digest()))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_manifest(&s, "parent", "multi", &index).await;
+    assert_manifest(&s, "parent", b.digest().as_str(), &b).await;
+    s.stop().await;
+}
+
+/// `validation.manifests.maxbytes` sets the limit: at it accepted, one byte over 413.
+async fn configured_manifest_limit(driver: Driver) {
+    let options = Options {
+        sections: Some("validation:\n  manifests:\n    maxbytes: 2000\n".to_owned()),
+        ..Options::default()
+    };
+    let s = TestServer::start_with(driver, options).await;
+    let valid = s.image("limit", 71, 1).await;
+    let mut value: serde_json::Value = serde_json::from_slice(&valid.body).unwrap();
+    value["annotations"] = json!({"pad": ""});
+    let base = serde_json::to_vec(&value).unwrap().len();
+    value["annotations"]["pad"] = json!("x".repeat(2000 - base));
+    let at_limit = serde_json::to_vec(&value).unwrap();
+    value["annotations"]["pad"] = json!("x".repeat(2001 - base));
+    let over = serde_json::to_vec(&value).unwrap();
+    let response = s.put_manifest("limit", "over", OCI_MANIFEST, &over).await;
+    assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID").await;
+    let response = s.put_manifest("limit", "at", OCI_MANIFEST, &at_limit).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
     s.stop().await;
 }

@@ -145,16 +145,29 @@ async fn redirect_middleware_points_at_its_base_url(driver: Driver) {
     s.stop().await;
 }
 
+/// A URL works while fresh and is refused once expired. Expiries have whole seconds, so a
+/// URL issued with a 3 s expiry is good for at least 2 s: the fresh use is only judged when
+/// it happened within 1.5 s of the redirect (a loaded machine retries with a new URL rather
+/// than loosening what is proved), and the stale use comes well after the expiry.
 async fn expired_urls_stop_working(driver: Driver) {
-    let s = TestServer::start_with(driver, redirects("2s")).await;
+    let s = TestServer::start_with(driver, redirects("3s")).await;
     let data = bytes(65, 10_000);
     let digest = s.push_blob("expiring", &data).await;
-    let response = s.get(&format!("/v2/expiring/blobs/{digest}")).await;
-    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
-    let url = location(&response);
-    let fresh = plain().get(&url).send().await.unwrap();
-    assert_eq!(fresh.status(), StatusCode::OK, "a fresh URL works");
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut fresh = None;
+    for _ in 0..5 {
+        let issued = std::time::Instant::now();
+        let response = s.get(&format!("/v2/expiring/blobs/{digest}")).await;
+        assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+        let url = location(&response);
+        let status = plain().get(&url).send().await.unwrap().status();
+        if issued.elapsed() < Duration::from_millis(1500) {
+            assert_eq!(status, StatusCode::OK, "a fresh URL works");
+            fresh = Some((url, issued));
+            break;
+        }
+    }
+    let (url, issued) = fresh.expect("no redirect and fetch within 1.5 s in five tries");
+    tokio::time::sleep_until((issued + Duration::from_secs(3 + 2)).into()).await;
     let stale = plain().get(&url).send().await.unwrap();
     assert_eq!(
         stale.status(),
@@ -179,20 +192,21 @@ async fn disabled_redirects_stream_through_the_registry(driver: Driver) {
     s.stop().await;
 }
 
-/// The presigned URL's origin replaced by a public one. An Azure SAS does not sign the host, so
-/// the rewritten URL still works; S3 SigV4 signs it, so for S3 the test keeps the same host and
-/// checks only that the origin is the configured one.
+/// The presigned URL's origin replaced by a public one, distinct from the storage's: a proxy
+/// started here. An Azure SAS does not sign the host, so a plain forwarding proxy works; an
+/// S3 SigV4 URL signs it, so (as the README says) the public endpoint must forward with the
+/// internal `Host`, which this proxy does for S3.
 async fn public_origin_replaces_the_storage_origin(driver: Driver) {
     let probe = TestServer::start_with(driver, redirects("5m")).await;
     let digest = probe.push_blob("public", &bytes(67, 5000)).await;
     let original = location(&probe.get(&format!("/v2/public/blobs/{digest}")).await);
     probe.stop().await;
     let internal = original.split('/').take(3).collect::<Vec<_>>().join("/");
-    let public = if driver == Driver::Azure {
-        internal.replace("127.0.0.1", "localhost")
-    } else {
-        internal.clone()
-    };
+    let internal_authority = internal.trim_start_matches("http://").to_owned();
+    let rewrite_host = (driver == Driver::S3).then(|| internal_authority.clone());
+    let proxy = HostProxy::start(&internal_authority, rewrite_host).await;
+    let public = format!("http://{}", proxy.authority);
+    assert_ne!(public, internal);
     let options = Options {
         redirect: Some(format!("    expiry: 5m\n    publicurl: {public}\n")),
         ..Options::default()
@@ -208,5 +222,85 @@ async fn public_origin_replaces_the_storage_origin(driver: Driver) {
     let fetched = plain().get(&url).send().await.unwrap();
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(fetched.bytes().await.unwrap().as_ref(), &data[..]);
+    assert!(
+        proxy.connections() > 0,
+        "the download went through the public origin"
+    );
     s.stop().await;
+}
+
+/// A forwarding proxy on its own port: one upstream connection per client connection, the
+/// request head's `Host` optionally replaced (for one request per connection, which is what
+/// the test's client sends on a fresh connection).
+struct HostProxy {
+    authority: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HostProxy {
+    async fn start(upstream: &str, rewrite_host: Option<String>) -> HostProxy {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority = listener.local_addr().unwrap().to_string();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = connections.clone();
+        let upstream = upstream.to_owned();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let upstream = upstream.clone();
+                let rewrite_host = rewrite_host.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    // The request head, up to the blank line.
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if client.read_exact(&mut byte).await.is_err() {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let text = String::from_utf8_lossy(&head).into_owned();
+                    let head: String = match &rewrite_host {
+                        Some(host) => text
+                            .split("\r\n")
+                            .map(|line| {
+                                if line.to_ascii_lowercase().starts_with("host:") {
+                                    format!("host: {host}")
+                                } else {
+                                    line.to_owned()
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\r\n"),
+                        None => text,
+                    };
+                    if server.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+            }
+        });
+        HostProxy {
+            authority,
+            connections,
+            task,
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for HostProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -23,6 +23,9 @@ driver_tests!(
     an_index_can_refer_to_a_subject,
     many_referrers_come_in_pages,
     large_annotations_are_paged_by_bytes,
+    referrers_outlive_their_deleted_subject,
+    docker_typed_referrers_are_listed,
+    descriptors_with_data,
 );
 
 /// An artifact manifest (OCI 1.1 style: empty config, one layer) referring to `subject`.
@@ -579,5 +582,94 @@ async fn large_annotations_are_paged_by_bytes(driver: Driver) {
     let distinct: BTreeSet<String> = seen.iter().cloned().collect();
     assert_eq!(distinct.len(), seen.len());
     assert_eq!(distinct, expected);
+    s.stop().await;
+}
+
+/// Deleting a subject leaves its referrers listed (the spec allows referrers before and
+/// without their subject; garbage collection decides their fate, not the delete).
+async fn referrers_outlive_their_deleted_subject(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("gone", 31, 1).await;
+    s.push_manifest("gone", "v1", &image).await;
+    let signature = artifact(
+        &s,
+        "gone",
+        &image,
+        Some("application/vnd.example.sig"),
+        json!({}),
+        32,
+    )
+    .await;
+    s.push_manifest("gone", signature.digest().as_str(), &signature)
+        .await;
+    let response = s
+        .delete(&format!("/v2/gone/manifests/{}", image.digest()))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        s.get(&format!("/v2/gone/manifests/{}", image.digest()))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let list = listed(referrers(&s, "gone", &image.digest(), "").await).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["digest"], signature.digest().as_str());
+    s.stop().await;
+}
+
+/// A Docker schema 2 manifest with a `subject` (as some signing tools push) is a referrer
+/// like an OCI one, listed with its own media type and its config's type as artifact type.
+async fn docker_typed_referrers_are_listed(driver: Driver) {
+    let s = TestServer::start(driver).await;
+    let image = s.image("docker-ref", 33, 1).await;
+    s.push_manifest("docker-ref", "v1", &image).await;
+    let config = config_blob(34);
+    let config_digest = s.push_blob("docker-ref", &config).await;
+    let referrer = image_manifest(
+        ImageFormat::Docker,
+        (&config_digest, config.len() as u64),
+        &[],
+        Some(json!({"subject": image.descriptor()})),
+    );
+    s.push_manifest("docker-ref", referrer.digest().as_str(), &referrer)
+        .await;
+    let list = listed(referrers(&s, "docker-ref", &image.digest(), "").await).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["mediaType"], DOCKER_MANIFEST);
+    assert_eq!(list[0]["digest"], referrer.digest().as_str());
+    assert_eq!(list[0]["artifactType"], DOCKER_CONFIG);
+    s.stop().await;
+}
+
+/// Descriptors may embed their content in `data` (OCI image spec 1.1): the manifest is
+/// accepted when the blob is in the repository, kept byte for byte, and listed as a referrer.
+async fn descriptors_with_data(driver: Driver) {
+    use base64::Engine;
+    let s = TestServer::start(driver).await;
+    let image = s.image("embedded", 35, 1).await;
+    s.push_manifest("embedded", "v1", &image).await;
+    let empty = s.push_blob("embedded", b"{}").await;
+    let layer = b"small layer";
+    let layer_digest = s.push_blob("embedded", layer).await;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(layer);
+    let value = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.example.embedded",
+        "config": {"mediaType": OCI_EMPTY, "digest": empty.as_str(), "size": 2, "data": "e30="},
+        "layers": [{"mediaType": "text/plain", "digest": layer_digest.as_str(), "size": layer.len(), "data": encoded}],
+        "subject": image.descriptor(),
+    });
+    let manifest = Manifest {
+        media_type: OCI_MANIFEST.to_owned(),
+        body: serde_json::to_vec(&value).unwrap(),
+    };
+    s.push_manifest("embedded", "with-data", &manifest).await;
+    let response = s.get("/v2/embedded/manifests/with-data").await;
+    assert_eq!(response.bytes().await.unwrap().as_ref(), &manifest.body[..]);
+    let list = listed(referrers(&s, "embedded", &image.digest(), "").await).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["artifactType"], "application/vnd.example.embedded");
     s.stop().await;
 }

@@ -42,6 +42,8 @@ pub fn run(lint: bool) -> Result {
     }
     // Cloud-driver tests fail loudly, instead of skipping, when their emulator is missing.
     tests.env("REGISTRY_REQUIRE_EMULATORS", "1");
+    // Tests that cannot check their subject on this machine fail instead of printing why.
+    tests.env("REGISTRY_FULL_TEST_RUN", "1");
     tests.env("REGISTRY_CONTRACT_REPORT", &report);
     let tests_outcome = process::run(&mut tests);
     let e2e_outcome = e2e::run(&emulators.backends());

@@ -223,6 +223,63 @@ mod proptests;
 mod tests {
     use super::*;
 
+    /// Published test vectors (FIPS 180-2 appendix B / NIST CSHA examples), so that digest
+    /// expectations elsewhere, computed with `Digest::of`, rest on something outside the code.
+    #[test]
+    fn known_answers() {
+        let million_a = vec![b'a'; 1_000_000];
+        let cases: [(Algorithm, &[u8], &str); 7] = [
+            (
+                Algorithm::Sha256,
+                b"",
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            (
+                Algorithm::Sha256,
+                b"abc",
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
+            (
+                Algorithm::Sha256,
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+            ),
+            (
+                Algorithm::Sha256,
+                &million_a,
+                "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+            ),
+            (
+                Algorithm::Sha512,
+                b"",
+                "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+            ),
+            (
+                Algorithm::Sha512,
+                b"abc",
+                "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+            ),
+            (
+                Algorithm::Sha512,
+                &million_a,
+                "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973ebde0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b",
+            ),
+        ];
+        for (algorithm, data, hex) in cases {
+            let expected = format!("{}:{hex}", algorithm.name());
+            assert_eq!(Digest::of(algorithm, data).as_str(), expected);
+            // The streaming hasher, fed in uneven pieces, and through a saved state.
+            let mut hasher = DigestHasher::new(algorithm);
+            let (head, tail) = data.split_at(data.len() / 3);
+            hasher.update(head);
+            let mut hasher = DigestHasher::restore_state(algorithm, &hasher.save_state()).unwrap();
+            for piece in tail.chunks(4099) {
+                hasher.update(piece);
+            }
+            assert_eq!(hasher.finish().as_str(), expected);
+        }
+    }
+
     const EMPTY_SHA256: &str =
         "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 

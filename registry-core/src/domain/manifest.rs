@@ -108,6 +108,8 @@ impl ParsedManifest {
             // OCI documents may omit mediaType: tell them apart by shape.
             (None, _) if raw.manifests.is_some() => OCI_INDEX.to_owned(),
             (None, _) if raw.config.is_some() => OCI_MANIFEST.to_owned(),
+            // Schema 1 has no mediaType field: refused below for what it is.
+            (None, _) if raw.schema_version == Some(1) => DOCKER_SCHEMA1.to_owned(),
             (None, _) => return Err(invalid("cannot tell the manifest's media type".into())),
         };
         if media_type == DOCKER_SCHEMA1 || media_type == DOCKER_SCHEMA1_SIGNED {
@@ -328,22 +330,72 @@ mod tests {
     #[test]
     fn refuses_invalid_manifests() {
         let cases = [
-            "not json".to_owned(),
-            "[]".to_owned(),
-            r#"{"schemaVersion":1,"mediaType":"application/vnd.docker.distribution.manifest.v1+json"}"#.to_owned(),
-            r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#.to_owned(),
-            image("").replace(D1, "sha256:bad"),
-            image("").replace("\"size\":2", "\"size\":-2"),
-            r#"{"schemaVersion":2,"mediaType":"text/plain","manifests":[]}"#.to_owned(),
+            ("not json".to_owned(), "expected"),
+            ("[]".to_owned(), "invalid type"),
+            (
+                r#"{"schemaVersion":1,"mediaType":"application/vnd.docker.distribution.manifest.v1+json"}"#.to_owned(),
+                "schema 1 manifests are deprecated",
+            ),
+            (
+                r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#.to_owned(),
+                "config",
+            ),
+            (image("").replace(D1, "sha256:bad"), "sha256:bad"),
+            (image("").replace("\"size\":2", "\"size\":-2"), "invalid value"),
+            (
+                r#"{"schemaVersion":2,"mediaType":"text/plain","manifests":[]}"#.to_owned(),
+                "unsupported manifest media type text/plain",
+            ),
+            (image("").replace("\"schemaVersion\":2", "\"schemaVersion\":3"), "schemaVersion must be 2"),
         ];
-        for body in cases {
-            assert!(
-                ParsedManifest::parse(body.as_bytes(), None).is_err(),
-                "{body}"
-            );
+        for (body, reason) in cases {
+            let error = ParsedManifest::parse(body.as_bytes(), None).expect_err(&body);
+            assert!(error.0.contains(reason), "{body}: {error}");
         }
         // Content-Type contradicting the document's mediaType.
-        assert!(ParsedManifest::parse(image("").as_bytes(), Some(OCI_INDEX)).is_err());
+        let error = ParsedManifest::parse(image("").as_bytes(), Some(OCI_INDEX)).unwrap_err();
+        assert!(error.0.contains("does not match Content-Type"), "{error}");
+    }
+
+    /// A well-formed, signed schema 1 manifest (as `docker push` of Docker 1.x sent them) is
+    /// refused by policy, with or without its Content-Type, not for failing to parse.
+    #[test]
+    fn refuses_signed_schema1_by_policy() {
+        let signed = r#"{
+   "schemaVersion": 1,
+   "name": "library/hello",
+   "tag": "latest",
+   "architecture": "amd64",
+   "fsLayers": [
+      {"blobSum": "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"}
+   ],
+   "history": [
+      {"v1Compatibility": "{\"id\":\"e45a5af57b00862e5ef5782a9925979a02ba2b12dff832fd0991335f4a11e5c5\",\"created\":\"2016-01-01T00:00:00Z\"}"}
+   ],
+   "signatures": [
+      {
+         "header": {
+            "jwk": {
+               "crv": "P-256",
+               "kid": "OD6I:6DRK:JXEJ:KBM4:255X:NSAA:MUSF:E4VM:ZI6W:CUN2:L4Z6:LSF4",
+               "kty": "EC",
+               "x": "3gAwX48IQ5oaYQAYSxor6rYYc_6yjuLCjtQ9LUakg4A",
+               "y": "t72ge6kIA1XOjqjVoEOiPPAURltJFBMGDSQvEGVB010"
+            },
+            "alg": "ES256"
+         },
+         "signature": "XREm0L8WNn27Ga_iE_vRnTxVMhhYY0Zst_FfkKopg6gWSoTOZTuW4rK0fg_IqnKkEKlbD83tD46LKEGi5aIVFg",
+         "protected": "eyJmb3JtYXRMZW5ndGgiOjY2MjgsImZvcm1hdFRhaWwiOiJDbjAiLCJ0aW1lIjoiMjAxNS0wNC0wOFQxODo1Mjo1OVoifQ"
+      }
+   ]
+}"#;
+        for content_type in [Some(DOCKER_SCHEMA1_SIGNED), Some(DOCKER_SCHEMA1), None] {
+            let error = ParsedManifest::parse(signed.as_bytes(), content_type).unwrap_err();
+            assert_eq!(
+                error.0, "Docker schema 1 manifests are deprecated and not accepted",
+                "{content_type:?}"
+            );
+        }
     }
 
     #[test]

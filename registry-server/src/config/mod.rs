@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod auth;
+mod tls;
 mod tree;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -17,6 +18,7 @@ use registry_core::storage::params::{scalar_bool, scalar_text};
 use serde_json::{Map, Value};
 
 pub use auth::AuthConfig;
+pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
 
 use registry_core::registry::{RedirectPolicy, RedirectTarget, parse_origin};
@@ -84,6 +86,8 @@ pub struct HttpConfig {
     pub workers: Option<usize>,
     /// `http.timeouts` (this registry's own keys).
     pub timeouts: HttpTimeouts,
+    /// `http.tls`: HTTPS when set.
+    pub tls: Option<TlsConfig>,
 }
 
 /// How long a client may take, so that idle and stalled clients cannot hold the server.
@@ -191,9 +195,11 @@ impl Config {
                 "draintimeout",
                 "workers",
                 "timeouts",
+                "tls",
             ],
             &mut ignored,
         );
+        let tls = tls::parse(&http, &mut ignored)?;
         let timeouts_section = http.section("timeouts")?;
         timeouts_section.collect_unknown(&["header", "body"], &mut ignored);
         let timeouts = Self::timeouts(&timeouts_section)?;
@@ -256,6 +262,7 @@ impl Config {
                     None => None,
                 },
                 timeouts,
+                tls,
             },
             catalog_max_entries,
             max_manifest_bytes,

@@ -384,3 +384,82 @@ fn the_access_policy_needs_htpasswd_and_valid_rules() {
         assert_eq!(error.key, *key, "{yaml}: {error}");
     }
 }
+
+/// `REGISTRY_STORAGE=<driver>` swaps the driver section only: the registry's own storage
+/// settings (delete, redirect, maintenance) stay.
+#[test]
+fn switching_the_driver_keeps_the_storage_settings() {
+    let yaml = "storage:\n  filesystem:\n    rootdirectory: /a\n  delete:\n    enabled: true\n  redirect:\n    disable: true\n  maintenance:\n    readonly:\n      enabled: true\n";
+    let config = Config::from_yaml(yaml, env(&[("REGISTRY_STORAGE", "inmemory")])).unwrap();
+    assert_eq!(config.storage.driver, "inmemory");
+    assert!(
+        config
+            .storage
+            .parameters
+            .string("rootdirectory")
+            .unwrap()
+            .is_none()
+    );
+    assert!(config.storage.delete_enabled);
+    assert!(!config.storage.redirect.enabled);
+    assert!(config.storage.read_only);
+}
+
+/// Environment values are text: a value of the wrong type is refused like a bad file value,
+/// naming the key it overrides.
+#[test]
+fn bad_typed_environment_values_name_their_key() {
+    let cases = [
+        (
+            "REGISTRY_STORAGE_DELETE_ENABLED",
+            "maybe",
+            "storage.delete.enabled",
+        ),
+        (
+            "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED",
+            "2",
+            "storage.maintenance.readonly.enabled",
+        ),
+        (
+            "REGISTRY_STORAGE_REDIRECT_EXPIRY",
+            "soon",
+            "storage.redirect.expiry",
+        ),
+        ("REGISTRY_CATALOG_MAXENTRIES", "-1", "catalog.maxentries"),
+        (
+            "REGISTRY_VALIDATION_MANIFESTS_MAXBYTES",
+            "4MB",
+            "validation.manifests.maxbytes",
+        ),
+        ("REGISTRY_HTTP_WORKERS", "0", "http.workers"),
+        (
+            "REGISTRY_HTTP_TIMEOUTS_BODY",
+            "forever",
+            "http.timeouts.body",
+        ),
+        ("REGISTRY_HTTP_ADDR", "nowhere", "http.addr"),
+        ("REGISTRY_LOG_LEVEL", "loud", "log.level"),
+        (
+            "REGISTRY_AUTH_TOKEN_AUTOREDIRECT",
+            "perhaps",
+            "auth.token.autoredirect",
+        ),
+    ];
+    let yaml = "storage:\n  inmemory: {}\nauth:\n  token:\n    realm: r\n    service: s\n    issuer: i\n    rootcertbundle: /b\n";
+    for (key, value, config_key) in cases {
+        let error = Config::from_yaml(yaml, env(&[(key, value)])).expect_err(key);
+        assert_eq!(error.key, config_key, "{key}={value}: {error}");
+    }
+}
+
+#[test]
+fn max_manifest_bytes_is_configurable() {
+    let config = Config::from_yaml(
+        "storage: {inmemory: {}}\nvalidation:\n  manifests:\n    maxbytes: 1000\n",
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(config.max_manifest_bytes, 1000);
+    let config = Config::from_yaml("storage: {inmemory: {}}", env(&[])).unwrap();
+    assert_eq!(config.max_manifest_bytes, 4 * 1024 * 1024);
+}

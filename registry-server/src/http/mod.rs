@@ -11,6 +11,7 @@ mod headers;
 mod percent;
 pub mod routes;
 mod stats;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -63,8 +64,30 @@ pub fn serve(
     workers: Option<usize>,
     header_timeout: std::time::Duration,
 ) -> std::io::Result<Server> {
+    start(state, listener, workers, header_timeout, None)
+}
+
+/// Like [`serve`], over TLS (HTTP/2 or HTTP/1.1, as the client's ALPN asks). Must be called
+/// on an actix system: the certificate reloader runs there.
+pub fn serve_tls(
+    state: AppState,
+    listener: TcpListener,
+    workers: Option<usize>,
+    header_timeout: std::time::Duration,
+    tls: tls::TlsServer,
+) -> std::io::Result<Server> {
+    start(state, listener, workers, header_timeout, Some(tls.start()))
+}
+
+fn start(
+    state: AppState,
+    listener: TcpListener,
+    workers: Option<usize>,
+    header_timeout: std::time::Duration,
+    tls: Option<rustls::ServerConfig>,
+) -> std::io::Result<Server> {
     let state = web::Data::new(state);
-    let mut server = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .wrap(middleware::DefaultHeaders::new().add(API_VERSION))
@@ -76,10 +99,15 @@ pub fn serve(
     // no worker. Idle keep-alive connections are closed after the same time.
     .client_request_timeout(header_timeout)
     .keep_alive(header_timeout)
+    // The same for a TLS handshake, which comes before any request head.
+    .tls_handshake_timeout(header_timeout)
     // A streamed body goes out after its headers, in a second small segment: with Nagle's
     // algorithm it waited for the client's delayed ACK, 40 ms per small blob download.
-    .tcp_nodelay(true)
-    .listen(listener)?;
+    .tcp_nodelay(true);
+    let mut server = match tls {
+        None => server.listen(listener)?,
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+    };
     if let Some(workers) = workers {
         server = server.workers(workers);
     }

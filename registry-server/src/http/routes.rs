@@ -2,8 +2,10 @@
 //! recognised from the end of the path, the way the distribution spec's URL shapes end.
 //!
 //! The shape is recognised on the raw path; the name and the last segment are then
-//! percent-decoded, so `sha256%3A...` is the digest `sha256:...` (RFC 3986 makes the two
-//! spellings equivalent) while an escaped `%2F` never changes which endpoint is meant.
+//! percent-decoded, so `sha256%3A...` is the digest `sha256:...` as in the reference (Go's
+//! net/http decodes paths before routing; RFC 3986 §2.2 would let a server tell the two
+//! apart, since `:` is reserved), while an escaped `%2F` never changes which endpoint is
+//! meant.
 
 use registry_core::domain::RepositoryName;
 use registry_core::registry::RegistryError;
