@@ -9,8 +9,10 @@
 //! `log.level: debug`) is searched for every password, Basic credential and token used.
 
 pub mod config;
+mod podman_steps;
 mod refusals;
 mod scenarios;
+mod steps;
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +63,7 @@ struct Scenario {
 
 fn all() -> Vec<Scenario> {
     use Setup::*;
+    use podman_steps::{podman_login_push_pull, tls_podman, token_podman};
     use refusals::token_refusals;
     use scenarios::*;
     let table: [(&'static str, Setup, Steps); 12] = [
