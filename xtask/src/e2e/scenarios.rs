@@ -125,12 +125,12 @@ fn skopeo_oci_round_trip(cx: &Context<'_>) -> Result {
     ensure(raw.as_bytes() == source_bytes.as_slice(), || {
         "the pulled manifest differs from the source layout's".into()
     })?;
-    let media_type =
-        serde_json::from_str::<serde_json::Value>(&raw).map_err(|e| e.to_string())?["mediaType"]
-            .clone();
+    // umoci writes no `mediaType` field (optional in OCI): the type is what the registry
+    // says it serves.
+    let media_type = served_media_type(&registry, "e2e/oci", "v1")?;
     ensure(
         media_type == "application/vnd.oci.image.manifest.v1+json",
-        || format!("expected an OCI image manifest, got mediaType {media_type}"),
+        || format!("expected an OCI image manifest, served as {media_type}"),
     )?;
     let inspect = skopeo(&["inspect", "--tls-verify=false", &dest])?;
     ensure(inspect.contains("\"v1\""), || {
@@ -175,12 +175,17 @@ fn skopeo_docker_v2s2(cx: &Context<'_>) -> Result {
     let dest = format!("docker://{}/e2e/docker:v2s2", registry.host);
     let pushed = skopeo_copy_digest(&cx.image.reference(), &dest, &["--format", "v2s2"], cx.dir)?;
     let raw = pull_and_check(&registry, "e2e/docker:v2s2", cx.dir.join("pulled"), &pushed)?;
-    let media_type =
+    let declared =
         serde_json::from_str::<serde_json::Value>(&raw).map_err(|e| e.to_string())?["mediaType"]
             .clone();
+    let served = served_media_type(&registry, "e2e/docker", "v2s2")?;
     ensure(
-        media_type == "application/vnd.docker.distribution.manifest.v2+json",
-        || format!("expected a Docker schema 2 manifest, got mediaType {media_type}"),
+        declared == DOCKER_MANIFEST && served == DOCKER_MANIFEST,
+        || {
+            format!(
+                "expected a Docker schema 2 manifest, got mediaType {declared}, served as {served}"
+            )
+        },
     )
 }
 
@@ -286,6 +291,35 @@ fn reference_reads_this_layout(cx: &Context<'_>) -> Result {
         &format!("docker://{}/interop/oci", reference.host),
     ])?;
     ensure(tags.contains("\"v1\""), || format!("list-tags: {tags}"))
+}
+
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+/// The `Content-Type` `registry` serves `repo:reference` with, to a client accepting every
+/// manifest type.
+fn served_media_type(registry: &RunningRegistry, repo: &str, reference: &str) -> Result<String> {
+    let url = format!("http://{}/v2/{repo}/manifests/{reference}", registry.host);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, \
+                  application/vnd.docker.distribution.manifest.v2+json, \
+                  application/vnd.docker.distribution.manifest.list.v2+json";
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(&url)
+            .header("Accept", accept)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{url}: no Content-Type"))
+    })
 }
 
 /// The registry's counters: (blob bytes it served itself, blob downloads it redirected).
