@@ -68,6 +68,8 @@ struct ChunkReader {
     /// The size when opened: reads are sized to it, so a small blob costs a small buffer.
     size: u64,
     path: StoragePath,
+    /// Where a ranged read stops (exclusive); `None` reads to the end of the file.
+    end: Option<u64>,
     buffers: Buffers,
 }
 
@@ -75,8 +77,9 @@ impl ChunkReader {
     async fn start(&mut self, position: u64) -> Result<Pending<BytesMut>> {
         let file = Arc::clone(&self.file);
         let path = self.path.clone();
-        let remaining = self.size.saturating_sub(position);
+        let remaining = self.end.unwrap_or(self.size).saturating_sub(position);
         let len = match usize::try_from(remaining) {
+            Ok(0) if self.end.is_some() => 0,
             Ok(0) => END_PROBE,
             Ok(n) => n.min(READ_CHUNK),
             Err(_) => READ_CHUNK,
@@ -94,19 +97,21 @@ impl ChunkReader {
     }
 }
 
-/// Streams `file` (of `size` bytes when opened) from `offset` to its end.
+/// Streams `file` (of `size` bytes when opened) from `offset` to its end, or to `end`.
 pub(crate) fn chunks(
     pool: BlockingPool,
     file: Arc<File>,
     size: u64,
     path: StoragePath,
     offset: u64,
+    end: Option<u64>,
 ) -> ByteStream {
     let reader = ChunkReader {
         pool,
         file,
         size,
         path,
+        end,
         buffers: Buffers::default(),
     };
     // One read is always in flight ahead of the consumer, so disk and network overlap.
