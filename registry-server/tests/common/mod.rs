@@ -10,6 +10,7 @@
 
 pub mod content;
 pub mod counting;
+pub mod multipart;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
