@@ -47,7 +47,8 @@ async fn parts_of(s: &TestServer, path: &str, data: &[u8], range: &str) -> Vec<P
 }
 
 fn multipart(response: &reqwest::Response) -> bool {
-    header(response, "Content-Type").is_some_and(|t| t.starts_with("multipart/byteranges; boundary="))
+    header(response, "Content-Type")
+        .is_some_and(|t| t.starts_with("multipart/byteranges; boundary="))
 }
 
 async fn two_ranges(driver: Driver) {
@@ -128,7 +129,10 @@ async fn unsatisfiable_ranges_among_valid_ones_are_dropped(driver: Driver) {
 
 async fn all_ranges_unsatisfiable_is_416(driver: Driver) {
     let (s, path, _) = with_blob(driver, Options::default(), SIZE).await;
-    for range in ["bytes=200000-,300000-300010", "bytes=100000-100001, -0, 7-3"] {
+    for range in [
+        "bytes=200000-,300000-300010",
+        "bytes=100000-100001, -0, 7-3",
+    ] {
         let response = get_ranges(&s, &path, range).await;
         assert_eq!(
             header(&response, "Content-Range").as_deref(),
@@ -138,7 +142,10 @@ async fn all_ranges_unsatisfiable_is_416(driver: Driver) {
         assert_error(response, StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID").await;
     }
     // Unknown content stays 404, whatever the ranges.
-    let unknown = format!("/v2/parts/blobs/{}", registry_core::domain::Digest::sha256_of(b"x"));
+    let unknown = format!(
+        "/v2/parts/blobs/{}",
+        registry_core::domain::Digest::sha256_of(b"x")
+    );
     let response = get_ranges(&s, &unknown, "bytes=0-1,5-6").await;
     assert_error(response, StatusCode::NOT_FOUND, "BLOB_UNKNOWN").await;
     s.stop().await;
@@ -192,7 +199,10 @@ async fn head_advertises_ranges(driver: Driver) {
     );
     // HEAD ignores ranges.
     let response = s
-        .send(s.request(Method::HEAD, &path).header(RANGE, "bytes=0-1,5-6"))
+        .send(
+            s.request(Method::HEAD, &path)
+                .header(RANGE, "bytes=0-1,5-6"),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers().get(CONTENT_RANGE).is_none());

@@ -107,11 +107,18 @@ pub async fn ranged_parts(response: Response, blob: &[u8]) -> Vec<Part> {
     let single_range = header("content-range");
     let body = response.bytes().await.expect("body").to_vec();
     if let Some(length) = length {
-        assert_eq!(length.parse::<usize>().unwrap(), body.len(), "Content-Length");
+        assert_eq!(
+            length.parse::<usize>().unwrap(),
+            body.len(),
+            "Content-Length"
+        );
     }
     let parts = match content_type.strip_prefix("multipart/byteranges; boundary=") {
         Some(boundary) => {
-            assert!(single_range.is_none(), "Content-Range on a multipart answer");
+            assert!(
+                single_range.is_none(),
+                "Content-Range on a multipart answer"
+            );
             parse_multipart(boundary, &body)
         }
         None => {

@@ -131,7 +131,8 @@ proptest! {
         ranges in proptest::collection::vec(byte_range(), 1..40),
         separator in proptest::sample::select(vec![",", ", ", " , ", ",,"]),
     ) {
-        let text = format!("bytes={}", ranges.iter().map(|r| &spelled(*r)["bytes=".len()..]).map(str::to_owned).collect::<Vec<_>>().join(separator));
+        let specs: Vec<String> = ranges.iter().map(|r| spelled(*r)["bytes=".len()..].to_owned()).collect();
+        let text = format!("bytes={}", specs.join(separator));
         let req = range_request(text.as_bytes());
         prop_assert_eq!(blob_ranges(&req).ok(), Some(ranges.clone()));
         prop_assert_eq!(range_count(&req), ranges.len());
