@@ -80,7 +80,7 @@ async fn parts_come_in_order_with_their_bytes() {
         (0, 0),
         (250_000, 250_100),
         (11, 70_000),
-        // The last byte and the overlapping range after it merge.
+        (299_999, 299_999),
         (299_000, 299_999),
     ];
     assert_eq!(planned, expected);

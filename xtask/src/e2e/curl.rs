@@ -11,15 +11,16 @@ use sha2::{Digest, Sha256};
 use super::registry::RunningRegistry;
 use crate::process::Result;
 
-/// The ranges asked for and the parts expected (inclusive), for a blob of `SIZE` bytes:
-/// a suffix, an open range, a range past the end (dropped) and an overlapping neighbour
-/// (merged).
+/// The ranges asked for and the parts expected (inclusive), for a blob of `SIZE` bytes: an
+/// open range, overlapping neighbours (one part each), a range past the end (dropped) and a
+/// suffix.
 const SIZE: usize = 300_000;
 const RANGES: &str = "0-99,250000-,5000-5999,5500-6999,400000-400010,-100";
 const PARTS: &[(usize, usize)] = &[
     (0, 99),
     (250_000, 299_999),
-    (5000, 6999),
+    (5000, 5999),
+    (5500, 6999),
     (299_900, 299_999),
 ];
 
