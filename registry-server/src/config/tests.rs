@@ -201,3 +201,27 @@ fn an_empty_driver_from_the_environment_is_refused() {
     let error = Config::from_yaml(yaml, env).unwrap_err();
     assert_eq!(error.key, "storage");
 }
+
+#[test]
+fn multi_range_redirects_are_off_unless_asked_for() {
+    let default = Config::from_yaml("storage: {inmemory: {}}", env(&[])).unwrap();
+    assert_eq!(default.storage.redirect.multi_range, MultiRange::Serve);
+    let redirect = Config::from_yaml(
+        "storage: {inmemory: {}, redirect: {multirange: redirect}}",
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(redirect.storage.redirect.multi_range, MultiRange::Redirect);
+    let from_env = Config::from_yaml(
+        "storage: {inmemory: {}}",
+        env(&[("REGISTRY_STORAGE_REDIRECT_MULTIRANGE", "redirect")]),
+    )
+    .unwrap();
+    assert_eq!(from_env.storage.redirect.multi_range, MultiRange::Redirect);
+    let bad = Config::from_yaml(
+        "storage: {inmemory: {}, redirect: {multirange: sometimes}}",
+        env(&[]),
+    )
+    .unwrap_err();
+    assert_eq!(bad.key, "storage.redirect.multirange");
+}
