@@ -41,6 +41,9 @@ enum Task {
         /// Smaller blobs and shorter load runs, for a quick look.
         #[arg(long)]
         quick: bool,
+        /// Run one scenario alone: `ranges` (partial pulls; writes docs/BENCHMARKS-ranges.md).
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Start the storage emulators, print the environment the tests use, and wait for Enter.
     Emulators,
@@ -50,9 +53,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Test { no_lint } => test_run::run(!no_lint),
-        Task::Bench { rounds, quick } => bench::run(&bench::Options {
+        Task::Bench {
+            rounds,
+            quick,
+            only,
+        } => bench::run(&bench::Options {
             rounds: rounds.max(1),
             quick,
+            only,
         }),
         Task::E2e => emulators::start_all().and_then(|emulators| e2e::run(&emulators.backends())),
         Task::Emulators => emulators::serve_until_interrupted(),

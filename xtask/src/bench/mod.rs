@@ -7,6 +7,7 @@
 mod client;
 mod load;
 mod measure;
+mod ranges;
 mod report;
 mod scenarios;
 
@@ -29,6 +30,8 @@ pub type Round = BTreeMap<String, f64>;
 pub struct Options {
     pub rounds: usize,
     pub quick: bool,
+    /// Run only this scenario (`ranges`).
+    pub only: Option<String>,
 }
 
 /// Where both registries store data. On tmpfs when the machine has one: this machine's disk
@@ -47,6 +50,14 @@ fn bench_dir() -> Result<std::path::PathBuf> {
 }
 
 pub fn run(options: &Options) -> Result {
+    if options.only.as_deref() == Some("ranges") {
+        return run_ranges(options, &e2e::registry::build_binary_with(true)?);
+    }
+    if let Some(other) = &options.only {
+        return Err(format!(
+            "--only {other:?}: the scenario that runs alone is `ranges`"
+        ));
+    }
     ensure_apt(&[
         ("docker-registry", "docker-registry"),
         ("nginx", "nginx"),
@@ -84,5 +95,18 @@ pub fn run(options: &Options) -> Result {
     let docs = crate::cache::workspace_root().join("docs");
     table.write(&docs.join("BENCHMARKS.md"), &docs.join("benchmarks.json"))?;
     println!("xtask bench: wrote docs/BENCHMARKS.md and docs/benchmarks.json");
+    run_ranges(options, &binary)
+}
+
+/// The partial-pull scenario ([`ranges`]); writes docs/BENCHMARKS-ranges.md.
+fn run_ranges(options: &Options, binary: &std::path::Path) -> Result {
+    let work = bench_dir()?;
+    let rows = ranges::run(options, binary, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    let table = ranges::markdown(&rows?, options);
+    println!("{table}");
+    let path = crate::cache::workspace_root().join("docs/BENCHMARKS-ranges.md");
+    std::fs::write(&path, table).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("xtask bench: wrote docs/BENCHMARKS-ranges.md");
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! `N passed, M failed`.
 
 mod clients;
+mod curl;
 mod image;
 pub mod registry;
 mod scenarios;

@@ -41,6 +41,7 @@ pub fn for_backend(backend: &Backend) -> Vec<(&'static str, Scenario)> {
         ("skopeo-docker-v2s2", skopeo_docker_v2s2),
         ("oras-monolithic", oras_monolithic),
         ("oras-chunked", oras_chunked),
+        ("curl-multi-range", curl_multi_range),
     ];
     if matches!(backend, Backend::Filesystem) {
         all.push(("reference-interop", reference_interop));
@@ -397,6 +398,12 @@ fn pulls_without_redirect(cx: &Context<'_>) -> Result {
     ensure(served >= pulled, || {
         format!("the registry served {served} of {pulled} blob bytes")
     })
+}
+
+/// `curl -r` with several ranges, redirects on (see [`super::curl`]).
+fn curl_multi_range(cx: &Context<'_>) -> Result {
+    let registry = cx.start("curl")?;
+    super::curl::multi_range(&registry, &cx.dir.join("curl-client"))
 }
 
 /// SHA-256 of a file through `sha256sum`, so xtask needs no hashing crate.

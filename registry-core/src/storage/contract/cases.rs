@@ -332,6 +332,82 @@ pub async fn reader_missing_at_64(ctx: Ctx) {
     );
 }
 
+// ---- ranged readers ------------------------------------------------------------------------
+
+async fn range_read(
+    ctx: &Ctx,
+    relative: &str,
+    offset: u64,
+    length: u64,
+) -> Result<Vec<u8>, StorageError> {
+    let mut stream = ctx
+        .storage
+        .range_reader(&ctx.path(relative), offset, length)
+        .await?;
+    let mut read = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        read.extend_from_slice(&chunk?);
+    }
+    Ok(read)
+}
+
+pub async fn range_reader_reads_exactly_the_range(ctx: Ctx) {
+    let content = three_chunk_file(&ctx).await;
+    for (offset, length) in [
+        (0, 96),
+        (0, 1),
+        (10, 20),
+        (31, 2),
+        (30, 40),
+        (95, 1),
+        (64, 32),
+    ] {
+        let read = range_read(&ctx, "offsets", offset, length)
+            .await
+            .unwrap_or_else(|e| panic!("range {offset}+{length}: {e}"));
+        let (from, to) = (offset as usize, (offset + length) as usize);
+        assert_eq!(read, &content[from..to], "range {offset}+{length}");
+    }
+    // Ranged reads of a multi-MiB object stop at the range.
+    let large = random_bytes(3 * MIB + 17);
+    ctx.stream_write("large", &large, MIB).await;
+    let read = range_read(&ctx, "large", (MIB + 5) as u64, 100_000)
+        .await
+        .expect("range of a large object");
+    assert_eq!(read, &large[MIB + 5..MIB + 5 + 100_000]);
+    let read = range_read(&ctx, "large", (3 * MIB) as u64, 17)
+        .await
+        .expect("last bytes of a large object");
+    assert_eq!(read, &large[3 * MIB..]);
+}
+
+pub async fn range_reader_of_nothing_is_empty(ctx: Ctx) {
+    three_chunk_file(&ctx).await;
+    for offset in [0, 50, 96] {
+        let read = range_read(&ctx, "offsets", offset, 0).await;
+        assert_eq!(read.expect("zero-length range").len(), 0, "at {offset}");
+    }
+}
+
+pub async fn range_reader_past_the_end(ctx: Ctx) {
+    three_chunk_file(&ctx).await;
+    for (offset, length) in [(90, 7), (96, 1), (97, 0), (200, 10), (0, u64::MAX)] {
+        let result = ctx
+            .storage
+            .range_reader(&ctx.path("offsets"), offset, length)
+            .await;
+        assert_invalid_offset(result.map(|_| ()), &format!("range {offset}+{length}"));
+    }
+}
+
+pub async fn range_reader_missing(ctx: Ctx) {
+    assert_not_found(range_read(&ctx, "missing", 0, 10).await, "range reader");
+    assert_not_found(
+        range_read(&ctx, "missing", 64, 10).await,
+        "range reader at 64",
+    );
+}
+
 // ---- appending writers ---------------------------------------------------------------------
 
 /// Three rounds of write / close / reopen with append, checking `size` each time.

@@ -91,6 +91,8 @@ macro_rules! storage_contract_tests {
             reader_offsets, reader_negative_offset, reader_at_size_is_empty,
             reader_at_size_minus_one, reader_beyond_size, reader_missing_at_0,
             reader_missing_at_64,
+            range_reader_reads_exactly_the_range, range_reader_of_nothing_is_empty,
+            range_reader_past_the_end, range_reader_missing,
             append_large_chunks, append_small_chunks, zero_byte_stream_then_append,
             zero_byte_content_then_append, append_to_missing_path,
             writer_invisible_before_commit, closed_writer_not_listed,
