@@ -37,11 +37,14 @@ async fn open() -> Option<Harness> {
     AzureDriver::new(config.clone())
         .await
         .expect("connecting to Azurite");
-    Some(Harness::new(move || {
-        // A new instance (own clients and connection pool) per call: another process.
-        let driver = AzureDriver::connect(&config).expect("azure driver");
-        Storage::new(Arc::new(driver))
-    }))
+    Some(
+        Harness::new(move || {
+            // A new instance (own clients and connection pool) per call: another process.
+            let driver = AzureDriver::connect(&config).expect("azure driver");
+            Storage::new(Arc::new(driver))
+        })
+        .presigning(),
+    )
 }
 
 registry_core::storage_contract_tests!(open);

@@ -78,6 +78,24 @@ fn content(path: &StoragePath, read: std::io::Result<Vec<u8>>) -> Result<Bytes> 
 }
 
 /// An opened file to stream, with its size; a directory is not content.
+impl FsDriver {
+    /// The open file and its size.
+    async fn open_for_reading(&self, path: &StoragePath) -> Result<(Arc<File>, u64)> {
+        let full = self.full(path);
+        // The stat of an open file never waits for a disk; only the open may.
+        match self.shared.cached.open_for_reading(&full) {
+            Some(opened) => readable(path, opened),
+            None => {
+                let path = path.clone();
+                self.shared
+                    .pool
+                    .run(move || readable(&path, File::open(&full)))
+                    .await
+            }
+        }
+    }
+}
+
 fn readable(path: &StoragePath, opened: std::io::Result<File>) -> Result<(Arc<File>, u64)> {
     let file = opened.map_err(|e| io_error(path, "opening", e))?;
     let meta = file.metadata().map_err(|e| io_error(path, "opening", e))?;
@@ -144,18 +162,7 @@ impl StorageDriver for FsDriver {
     }
 
     async fn reader(&self, path: &StoragePath, offset: u64) -> Result<ByteStream> {
-        let full = self.full(path);
-        // The stat of an open file never waits for a disk; only the open may.
-        let (file, size) = match self.shared.cached.open_for_reading(&full) {
-            Some(opened) => readable(path, opened)?,
-            None => {
-                let path = path.clone();
-                self.shared
-                    .pool
-                    .run(move || readable(&path, File::open(&full)))
-                    .await?
-            }
-        };
+        let (file, size) = self.open_for_reading(path).await?;
         if offset > size {
             return Err(StorageError::invalid_offset(NAME, path, offset as i64));
         }
@@ -165,6 +172,33 @@ impl StorageDriver for FsDriver {
             size,
             path.clone(),
             offset,
+            None,
+        ))
+    }
+
+    async fn range_reader(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        length: u64,
+    ) -> Result<ByteStream> {
+        let (file, size) = self.open_for_reading(path).await?;
+        let end = offset.saturating_add(length);
+        if end > size {
+            return Err(StorageError::invalid_offset(
+                NAME,
+                path,
+                i64::try_from(end).unwrap_or(i64::MAX),
+            ));
+        }
+        // Reads stop at the range's end: no read-ahead past it, no probe for growth.
+        Ok(reader::chunks(
+            self.shared.pool.clone(),
+            file,
+            size,
+            path.clone(),
+            offset,
+            Some(end),
         ))
     }
 

@@ -19,6 +19,10 @@ use crate::names::io_error;
 /// the CPU of 1 MiB reads per pulled byte; 512 KiB used 10% more.
 pub(crate) const READ_CHUNK: usize = 1024 * 1024;
 
+/// Bytes per read of a ranged stream: a multi-range answer keeps the first read of several
+/// parts at once (see `registry_core::registry::ranges::parts`), so these stay smaller.
+pub(crate) const RANGE_READ_CHUNK: usize = 256 * 1024;
+
 /// The read that finds the end of a file (it may have grown since it was opened).
 const END_PROBE: usize = 4096;
 
@@ -68,18 +72,29 @@ struct ChunkReader {
     /// The size when opened: reads are sized to it, so a small blob costs a small buffer.
     size: u64,
     path: StoragePath,
+    /// Where a ranged read stops (exclusive); `None` reads to the end of the file.
+    end: Option<u64>,
     buffers: Buffers,
 }
 
 impl ChunkReader {
+    fn chunk(&self) -> usize {
+        if self.end.is_some() {
+            RANGE_READ_CHUNK
+        } else {
+            READ_CHUNK
+        }
+    }
+
     async fn start(&mut self, position: u64) -> Result<Pending<BytesMut>> {
         let file = Arc::clone(&self.file);
         let path = self.path.clone();
-        let remaining = self.size.saturating_sub(position);
+        let remaining = self.end.unwrap_or(self.size).saturating_sub(position);
         let len = match usize::try_from(remaining) {
+            Ok(0) if self.end.is_some() => 0,
             Ok(0) => END_PROBE,
-            Ok(n) => n.min(READ_CHUNK),
-            Err(_) => READ_CHUNK,
+            Ok(n) => n.min(self.chunk()),
+            Err(_) => self.chunk(),
         };
         let mut buffer = self.buffers.take(len);
         self.pool
@@ -94,19 +109,21 @@ impl ChunkReader {
     }
 }
 
-/// Streams `file` (of `size` bytes when opened) from `offset` to its end.
+/// Streams `file` (of `size` bytes when opened) from `offset` to its end, or to `end`.
 pub(crate) fn chunks(
     pool: BlockingPool,
     file: Arc<File>,
     size: u64,
     path: StoragePath,
     offset: u64,
+    end: Option<u64>,
 ) -> ByteStream {
     let reader = ChunkReader {
         pool,
         file,
         size,
         path,
+        end,
         buffers: Buffers::default(),
     };
     // One read is always in flight ahead of the consumer, so disk and network overlap.

@@ -185,6 +185,10 @@ impl StorageDriver for InMemoryDriver {
 
     async fn move_to(&self, source: &StoragePath, dest: &StoragePath) -> Result<()> {
         let mut store = self.lock();
+        // A missing source first, as the other drivers find it.
+        if !store.objects.contains_key(source.as_str()) {
+            return Err(StorageError::not_found(NAME, source));
+        }
         if store.objects.contains_key(dest.parent().as_str()) {
             return Err(StorageError::backend(
                 NAME,

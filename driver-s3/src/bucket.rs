@@ -126,10 +126,15 @@ impl Bucket {
         &self,
         key: &str,
         offset: u64,
+        end: Option<u64>,
         if_match: Option<&str>,
     ) -> Result<Download, S3Error> {
         // An empty object has no satisfiable range, so the whole-object form is used from 0.
-        let range = (offset > 0).then(|| format!("bytes={offset}-"));
+        // `end` is exclusive; HTTP ranges name the last byte.
+        let range = match end {
+            Some(end) if end > offset => Some(format!("bytes={offset}-{}", end - 1)),
+            _ => (offset > 0).then(|| format!("bytes={offset}-")),
+        };
         let output = self
             .client
             .get_object()
@@ -159,7 +164,7 @@ impl Bucket {
 
     /// A small object's whole content.
     pub(crate) async fn get_bytes(&self, key: &str) -> Result<Bytes, S3Error> {
-        let download = self.get(key, 0, None).await?;
+        let download = self.get(key, 0, None, None).await?;
         // The announced length sizes the buffer, within reason: it comes from the network.
         let capacity = download.length.unwrap_or(0).min(PREALLOCATE_AT_MOST) as usize;
         let mut content = BytesMut::with_capacity(capacity);

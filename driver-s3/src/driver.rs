@@ -115,6 +115,37 @@ impl S3Driver {
         &self.context.layout
     }
 
+    /// The object's bytes from `offset` to its end or to `end` (exclusive), and the length
+    /// S3 announced for them.
+    async fn read(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        end: Option<u64>,
+    ) -> Result<(ByteStream, Option<u64>)> {
+        let key = self.layout().object(path);
+        match reader::open(self.bucket(), &key, offset, end).await {
+            Ok(opened) => {
+                let path = path.clone();
+                let stream = opened.body.map(move |item| item.at(&path)).boxed();
+                Ok((stream, opened.length))
+            }
+            // S3 refuses ranges that start at the end; the trait wants an empty stream there.
+            Err(e) if e.failure() == Failure::InvalidRange => {
+                let size = self.object_size(path).await?;
+                if offset == size {
+                    return Ok((futures::stream::empty().boxed(), Some(0)));
+                }
+                Err(StorageError::invalid_offset(
+                    NAME,
+                    path,
+                    i64::try_from(offset).unwrap_or(i64::MAX),
+                ))
+            }
+            Err(e) => Err(e.at(path)),
+        }
+    }
+
     /// The object at `path`, or `PathNotFound`.
     async fn object_size(&self, path: &StoragePath) -> Result<u64> {
         match self
@@ -150,26 +181,30 @@ impl StorageDriver for S3Driver {
     }
 
     async fn reader(&self, path: &StoragePath, offset: u64) -> Result<ByteStream> {
-        let key = self.layout().object(path);
-        match reader::open(self.bucket(), &key, offset).await {
-            Ok(stream) => {
-                let path = path.clone();
-                Ok(stream.map(move |item| item.at(&path)).boxed())
-            }
-            // S3 refuses ranges that start at the end; the trait wants an empty stream there.
-            Err(e) if e.failure() == Failure::InvalidRange => {
-                let size = self.object_size(path).await?;
-                if offset == size {
-                    return Ok(futures::stream::empty().boxed());
-                }
-                Err(StorageError::invalid_offset(
-                    NAME,
-                    path,
-                    i64::try_from(offset).unwrap_or(i64::MAX),
-                ))
-            }
-            Err(e) => Err(e.at(path)),
+        Ok(self.read(path, offset, None).await?.0)
+    }
+
+    async fn range_reader(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        length: u64,
+    ) -> Result<ByteStream> {
+        // No HTTP range names zero bytes: the plain reader checks the offset.
+        let end = (length > 0).then(|| offset.saturating_add(length));
+        let (stream, announced) = self.read(path, offset, end).await?;
+        if length == 0 {
+            return Ok(futures::stream::empty().boxed());
         }
+        // S3 answers a range running past the object with the bytes it has.
+        if announced.is_some_and(|announced| announced < length) {
+            return Err(StorageError::invalid_offset(
+                NAME,
+                path,
+                i64::try_from(offset.saturating_add(length)).unwrap_or(i64::MAX),
+            ));
+        }
+        Ok(stream)
     }
 
     async fn writer(&self, path: &StoragePath, append: bool) -> Result<Box<dyn FileWriter>> {

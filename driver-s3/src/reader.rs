@@ -16,19 +16,31 @@ use crate::error::S3Error;
 const RESUMES: u32 = 3;
 const RESUME_DELAY: Duration = Duration::from_millis(200);
 
-/// The object at `key` from `offset`, resuming broken bodies.
+/// The object at `key` from `offset` to its end, or to `end` (exclusive), resuming broken
+/// bodies. S3 shortens a range that runs past the object; the caller compares `length`.
 pub(crate) async fn open(
     bucket: &Bucket,
     key: &str,
     offset: u64,
-) -> Result<BoxStream<'static, Result<Bytes, S3Error>>, S3Error> {
-    let first = bucket.get(key, offset, None).await?;
+    end: Option<u64>,
+) -> Result<Opened, S3Error> {
+    let first = bucket.get(key, offset, end, None).await?;
+    let length = first.length;
     let (bucket, key) = (bucket.clone(), key.to_owned());
     let fetch = move |position: u64, etag: Option<String>| {
         let (bucket, key) = (bucket.clone(), key.clone());
-        async move { bucket.get(&key, position, etag.as_deref()).await }
+        async move { bucket.get(&key, position, end, etag.as_deref()).await }
     };
-    Ok(resuming(first, offset, fetch).boxed())
+    Ok(Opened {
+        body: resuming(first, offset, fetch).boxed(),
+        length,
+    })
+}
+
+/// An opened read: the body and the length the first response announced.
+pub(crate) struct Opened {
+    pub(crate) body: BoxStream<'static, Result<Bytes, S3Error>>,
+    pub(crate) length: Option<u64>,
 }
 
 struct State<F> {

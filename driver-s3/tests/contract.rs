@@ -9,7 +9,7 @@ use serde_json::json;
 
 async fn open() -> Option<Harness> {
     let opener = Arc::new(common::Opener::new(json!({})).await?);
-    Some(Harness::new(move || opener.storage()))
+    Some(Harness::new(move || opener.storage()).presigning())
 }
 
 registry_core::storage_contract_tests!(open);

@@ -127,8 +127,8 @@ async fn unsatisfiable_ranges_are_416(driver: Driver) {
         );
         assert_error(response, StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID").await;
     }
-    // Malformed ranges and several ranges at once are refused, not misread.
-    for range in ["bytes=a-b", "lines=0-1", "bytes=0-1,5-6", "bytes=-"] {
+    // Malformed ranges are refused, not misread (several ranges: tests/multi_range.rs).
+    for range in ["bytes=a-b", "lines=0-1", "bytes=0-1,x", "bytes=-"] {
         let response = s
             .send(s.request(Method::GET, &path).header("Range", range))
             .await;

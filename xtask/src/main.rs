@@ -49,9 +49,10 @@ enum Task {
         /// Smaller blobs and shorter load runs, for a quick look.
         #[arg(long)]
         quick: bool,
-        /// Only the access-control rows (printed, docs/ left alone).
+        /// Run one scenario alone: `ranges` (partial pulls; writes docs/BENCHMARKS-ranges.md) or
+        /// `auth` (the access-control rows; printed, docs/ left alone).
         #[arg(long)]
-        auth_only: bool,
+        only: Option<String>,
     },
     /// Start the storage emulators, print the environment the tests use, and wait for Enter.
     Emulators,
@@ -86,11 +87,11 @@ fn main() -> ExitCode {
         Task::Bench {
             rounds,
             quick,
-            auth_only,
+            only,
         } => bench::run(&bench::Options {
             rounds: rounds.max(1),
             quick,
-            auth_only,
+            only,
         }),
         Task::E2e { auth_only, against } => e2e_task(auth_only, against),
         Task::Emulators => emulators::serve_until_interrupted(),

@@ -1,40 +1,11 @@
 //! Blobs as a repository sees them: content linked into the repository by a `_layers` link.
 
-use bytes::Bytes;
-use futures::StreamExt;
-
 use super::Registry;
 use super::error::{OrMissing, RegistryError, Result};
+use super::ranges::{self, BlobParts, ByteRange, RangePlan};
 use crate::domain::{Digest, RepositoryName};
 use crate::layout;
 use crate::storage::{ByteStream, RedirectMethod};
-
-/// A requested byte range (`Range: bytes=...`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ByteRange {
-    /// `start-` or `start-end` (inclusive).
-    From { start: u64, end: Option<u64> },
-    /// `-len`: the last `len` bytes.
-    Suffix(u64),
-}
-
-impl ByteRange {
-    /// The inclusive `(first, last)` byte positions within `size`, or `None` when the range
-    /// cannot be satisfied.
-    pub fn resolve(self, size: u64) -> Option<(u64, u64)> {
-        match self {
-            ByteRange::From { start, end } => {
-                if start >= size {
-                    return None;
-                }
-                let last = end.unwrap_or(u64::MAX).min(size - 1);
-                (last >= start).then_some((start, last))
-            }
-            ByteRange::Suffix(0) => None,
-            ByteRange::Suffix(len) => (size > 0).then(|| (size.saturating_sub(len), size - 1)),
-        }
-    }
-}
 
 /// A blob's bytes, whole or one range of them.
 pub struct BlobContent {
@@ -53,6 +24,16 @@ impl BlobContent {
             None => self.size,
         }
     }
+}
+
+/// A blob download, as [`Registry::open_blob`] answers it.
+pub enum BlobRead {
+    /// The whole blob (no range asked for, or the ranges were ignored).
+    Whole(BlobContent),
+    /// One range.
+    Single(BlobContent),
+    /// Several ranges.
+    Multi(BlobParts),
 }
 
 impl Registry {
@@ -74,50 +55,63 @@ impl Registry {
         Ok(info.size)
     }
 
-    /// Streams a blob linked into `repo`, or the part of it in `range`.
+    /// Streams a blob linked into `repo`: whole, one range of it or several, by what
+    /// `requested` asks for (see [`ranges`]). `RangeNotSatisfiable` when no range fits.
     pub async fn open_blob(
         &self,
         repo: &RepositoryName,
         digest: &Digest,
-        range: Option<ByteRange>,
-    ) -> Result<BlobContent> {
+        requested: &[ByteRange],
+    ) -> Result<BlobRead> {
         let size = self.blob_size(repo, digest).await?;
-        let range = match range {
-            Some(requested) => Some(
-                requested
-                    .resolve(size)
-                    .ok_or(RegistryError::RangeNotSatisfiable { size })?,
-            ),
-            None => None,
-        };
-        let offset = range.map_or(0, |(first, _)| first);
-        let stream = self
-            .storage
-            .reader(&layout::blob_data(digest), offset as i64)
-            .await
-            .or_missing(|| RegistryError::BlobUnknown(digest.clone()))?;
-        let stream = match range {
-            Some((first, last)) => limit(stream, last - first + 1),
-            None => stream,
-        };
-        Ok(BlobContent {
-            size,
-            range,
-            stream,
-        })
+        let path = layout::blob_data(digest);
+        let missing = || RegistryError::BlobUnknown(digest.clone());
+        match ranges::plan(requested, size) {
+            RangePlan::Whole(ignored) => {
+                if let Some(reason) = ignored {
+                    tracing::debug!(?reason, ranges = requested.len(), "Range ignored");
+                }
+                let stream = self.storage.reader(&path, 0).await.or_missing(missing)?;
+                Ok(BlobRead::Whole(BlobContent {
+                    size,
+                    range: None,
+                    stream,
+                }))
+            }
+            RangePlan::Unsatisfiable => Err(RegistryError::RangeNotSatisfiable { size }),
+            RangePlan::Single((first, last)) => {
+                let stream = self
+                    .storage
+                    .range_reader(&path, first, last - first + 1)
+                    .await
+                    .or_missing(missing)?;
+                Ok(BlobRead::Single(BlobContent {
+                    size,
+                    range: Some((first, last)),
+                    stream,
+                }))
+            }
+            RangePlan::Multi(parts) => Ok(BlobRead::Multi(BlobParts {
+                size,
+                stream: ranges::parts::read(self.storage.clone(), path, parts.clone()),
+                parts,
+            })),
+        }
     }
 
-    /// Where to redirect a download of a blob linked into `repo`, by the redirect policy:
-    /// `None` when redirects are off or the driver cannot presign. The link is checked first:
-    /// a URL is never handed out for content the repository does not hold.
+    /// Where to redirect a download of a blob linked into `repo` that names `ranges` byte
+    /// ranges, by the redirect policy: `None` when redirects are off, do not apply to this
+    /// request, or the driver cannot presign. The link is checked first: a URL is never handed
+    /// out for content the repository does not hold.
     pub async fn blob_redirect(
         &self,
         repo: &RepositoryName,
         digest: &Digest,
         method: RedirectMethod,
+        ranges: usize,
     ) -> Result<Option<String>> {
         let policy = &self.settings.redirect;
-        if !policy.enabled {
+        if !policy.redirects(method, ranges) {
             return Ok(None);
         }
         self.blob_size(repo, digest).await?;
@@ -181,44 +175,5 @@ impl Registry {
             Err(RegistryError::BlobUnknown(_)) => Ok(false),
             Err(e) => Err(e),
         }
-    }
-}
-
-/// Ends `stream` after `remaining` bytes.
-fn limit(stream: ByteStream, remaining: u64) -> ByteStream {
-    Box::pin(futures::stream::unfold(
-        (stream, remaining),
-        |(mut stream, remaining)| async move {
-            if remaining == 0 {
-                return None;
-            }
-            match stream.next().await? {
-                Ok(chunk) => {
-                    let take = (chunk.len() as u64).min(remaining) as usize;
-                    let piece: Bytes = chunk.slice(..take);
-                    Some((Ok(piece), (stream, remaining - take as u64)))
-                }
-                Err(e) => Some((Err(e), (stream, 0))),
-            }
-        },
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ByteRange;
-
-    #[test]
-    fn resolves_ranges() {
-        let from = |start, end| ByteRange::From { start, end };
-        assert_eq!(from(0, None).resolve(10), Some((0, 9)));
-        assert_eq!(from(2, Some(4)).resolve(10), Some((2, 4)));
-        assert_eq!(from(2, Some(40)).resolve(10), Some((2, 9)));
-        assert_eq!(from(10, None).resolve(10), None);
-        assert_eq!(from(5, Some(4)).resolve(10), None);
-        assert_eq!(ByteRange::Suffix(3).resolve(10), Some((7, 9)));
-        assert_eq!(ByteRange::Suffix(30).resolve(10), Some((0, 9)));
-        assert_eq!(ByteRange::Suffix(0).resolve(10), None);
-        assert_eq!(from(0, None).resolve(0), None);
     }
 }

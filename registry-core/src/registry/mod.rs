@@ -10,6 +10,7 @@ mod error;
 mod links;
 mod manifests;
 mod pagination;
+pub mod ranges;
 mod redirect;
 mod referrers;
 mod tags;
@@ -17,11 +18,12 @@ mod uploads;
 
 use crate::storage::Storage;
 
-pub use blobs::{BlobContent, ByteRange};
+pub use blobs::{BlobContent, BlobRead};
 pub use error::{RegistryError, Result};
 pub use manifests::{PutManifest, StoredManifest};
 pub use pagination::Page;
-pub use redirect::{RedirectPolicy, RedirectTarget, parse_origin};
+pub use ranges::{BlobParts, ByteRange, PartChunk};
+pub use redirect::{MultiRange, RedirectPolicy, RedirectTarget, parse_origin};
 pub use referrers::{
     PAGE_BYTES as REFERRERS_PAGE_BYTES, PAGE_ENTRIES as REFERRERS_PAGE_ENTRIES, ReferrersPage,
 };

@@ -10,10 +10,16 @@
 //! - With the reference's `redirect` storage middleware (`middleware: storage: - name: redirect,
 //!   options: baseurl: ...`), at `baseurl` + the blob's storage path, unsigned: for a CDN or
 //!   web server in front of the storage root.
+//!
+//! Which requests are redirected: `HEAD`, and `GET` without a `Range` or with a single range
+//! (object stores answer those). A `GET` with several ranges is served by the registry itself,
+//! because S3 and Azure answer multi-range requests with an error or the whole object; with
+//! `storage.redirect.multirange: redirect` it is redirected too (for a CDN that does answer
+//! them).
 
 use std::time::Duration;
 
-use crate::storage::StoragePath;
+use crate::storage::{RedirectMethod, StoragePath};
 
 /// Whether and how blob downloads are redirected to the storage backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,12 +29,43 @@ pub struct RedirectPolicy {
     /// Lifetime of presigned URLs.
     pub expiry: Duration,
     pub target: RedirectTarget,
+    /// `storage.redirect.multirange`: what happens to a `GET` with several ranges.
+    pub multi_range: MultiRange,
+}
+
+/// Whether `GET`s with several ranges are redirected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MultiRange {
+    /// Served by the registry (object stores do not answer them).
+    #[default]
+    Serve,
+    /// Redirected like any other download.
+    Redirect,
+}
+
+impl MultiRange {
+    /// `serve` or `redirect`, as in the config.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "serve" => Ok(MultiRange::Serve),
+            "redirect" => Ok(MultiRange::Redirect),
+            other => Err(format!("{other:?} must be serve or redirect")),
+        }
+    }
 }
 
 impl RedirectPolicy {
     /// The longest expiry every backend honours (S3 presigned URLs end after 7 days).
     pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
     pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(20 * 60);
+
+    /// True when a download naming `ranges` byte ranges (0 without a `Range`) is redirected.
+    pub fn redirects(&self, method: RedirectMethod, ranges: usize) -> bool {
+        self.enabled
+            && (method == RedirectMethod::Head
+                || ranges <= 1
+                || self.multi_range == MultiRange::Redirect)
+    }
 }
 
 impl Default for RedirectPolicy {
@@ -37,6 +74,7 @@ impl Default for RedirectPolicy {
             enabled: true,
             expiry: Self::DEFAULT_EXPIRY,
             target: RedirectTarget::Presigned,
+            multi_range: MultiRange::Serve,
         }
     }
 }
@@ -134,6 +172,20 @@ mod tests {
             Some("https://cdn.example.com/registry/docker/registry/v2/blobs/sha256/ab/abcd/data")
         );
         assert!(!target.needs_presigning());
+    }
+
+    #[test]
+    fn multi_range_gets_are_served_unless_configured() {
+        let mut policy = RedirectPolicy::default();
+        assert!(policy.redirects(RedirectMethod::Get, 0));
+        assert!(policy.redirects(RedirectMethod::Get, 1));
+        assert!(!policy.redirects(RedirectMethod::Get, 2));
+        assert!(policy.redirects(RedirectMethod::Head, 2));
+        policy.multi_range = MultiRange::parse("redirect").unwrap();
+        assert!(policy.redirects(RedirectMethod::Get, 2));
+        policy.enabled = false;
+        assert!(!policy.redirects(RedirectMethod::Get, 0));
+        assert!(MultiRange::parse("sometimes").is_err());
     }
 
     #[test]

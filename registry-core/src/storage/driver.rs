@@ -60,6 +60,27 @@ pub trait StorageDriver: Send + Sync + 'static {
     /// is `InvalidOffset`; a missing object is `PathNotFound`.
     async fn reader(&self, path: &StoragePath, offset: u64) -> Result<ByteStream>;
 
+    /// Exactly `length` bytes of the object from `offset`: one range of a multi-range blob
+    /// read. `offset + length` beyond the size is `InvalidOffset`; a missing object is
+    /// `PathNotFound`. The default reads from `offset` and stops after `length` bytes, which is
+    /// right for local storage; drivers over a network override it to ask the backend for only
+    /// those bytes, so that a short range does not start a transfer of the rest of the object.
+    async fn range_reader(
+        &self,
+        path: &StoragePath,
+        offset: u64,
+        length: u64,
+    ) -> Result<ByteStream> {
+        let size = self.stat(path).await?.size;
+        let end = offset.saturating_add(length);
+        if end > size {
+            let end = i64::try_from(end).unwrap_or(i64::MAX);
+            return Err(super::StorageError::invalid_offset(self.name(), path, end));
+        }
+        let stream = self.reader(path, offset).await?;
+        Ok(super::ranged::take(stream, length))
+    }
+
     /// A writer to `path`. With `append`, it resumes the progress that an earlier writer
     /// persisted with `close` (in any process), or extends committed content; with nothing to
     /// resume it is `PathNotFound`. Without `append`, it starts empty. Nothing becomes readable at

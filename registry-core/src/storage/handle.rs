@@ -68,6 +68,30 @@ impl Storage {
         self.driver.reader(&path, start).await
     }
 
+    /// Exactly `length` bytes from `offset` (see [`StorageDriver::range_reader`]). A driver
+    /// stream that ends early or runs long fails here rather than corrupting a response whose
+    /// length was announced.
+    pub async fn range_reader(&self, path: &str, offset: u64, length: u64) -> Result<ByteStream> {
+        let path = self.check(path, Target::FileOnly)?;
+        // Offsets are i64 in this API (as in the reference's), so no object reaches past that;
+        // some backends refuse such ranges outright instead of saying where the object ends.
+        let end = offset.checked_add(length);
+        if end.is_none_or(|end| i64::try_from(end).is_err()) {
+            return Err(StorageError::invalid_offset(
+                self.driver.name(),
+                path,
+                i64::try_from(offset).unwrap_or(i64::MAX),
+            ));
+        }
+        let stream = self.driver.range_reader(&path, offset, length).await?;
+        Ok(super::ranged::exactly(
+            stream,
+            length,
+            self.driver.name(),
+            path,
+        ))
+    }
+
     pub async fn writer(&self, path: &str, append: bool) -> Result<Box<dyn FileWriter>> {
         let path = self.check(path, Target::FileOnly)?;
         self.driver.writer(&path, append).await

@@ -9,6 +9,7 @@ mod error;
 mod handle;
 pub mod params;
 mod path;
+mod ranged;
 pub mod walk;
 
 #[cfg(feature = "driver-benches")]

@@ -21,7 +21,7 @@ pub use auth::AuthConfig;
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
 
-use registry_core::registry::{RedirectPolicy, RedirectTarget, parse_origin};
+use registry_core::registry::{MultiRange, RedirectPolicy, RedirectTarget, parse_origin};
 
 const DEFAULT_CONFIG: &str = include_str!("default.yml");
 
@@ -365,6 +365,12 @@ impl Config {
                 enabled: !redirect.bool("disable", false)?,
                 expiry,
                 target,
+                multi_range: match redirect.string("multirange")? {
+                    None => MultiRange::Serve,
+                    Some(text) => {
+                        MultiRange::parse(&text).map_err(|m| redirect.error("multirange", m))?
+                    }
+                },
             },
         })
     }

@@ -463,3 +463,27 @@ fn max_manifest_bytes_is_configurable() {
     let config = Config::from_yaml("storage: {inmemory: {}}", env(&[])).unwrap();
     assert_eq!(config.max_manifest_bytes, 4 * 1024 * 1024);
 }
+
+#[test]
+fn multi_range_redirects_are_off_unless_asked_for() {
+    let default = Config::from_yaml("storage: {inmemory: {}}", env(&[])).unwrap();
+    assert_eq!(default.storage.redirect.multi_range, MultiRange::Serve);
+    let redirect = Config::from_yaml(
+        "storage: {inmemory: {}, redirect: {multirange: redirect}}",
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(redirect.storage.redirect.multi_range, MultiRange::Redirect);
+    let from_env = Config::from_yaml(
+        "storage: {inmemory: {}}",
+        env(&[("REGISTRY_STORAGE_REDIRECT_MULTIRANGE", "redirect")]),
+    )
+    .unwrap();
+    assert_eq!(from_env.storage.redirect.multi_range, MultiRange::Redirect);
+    let bad = Config::from_yaml(
+        "storage: {inmemory: {}, redirect: {multirange: sometimes}}",
+        env(&[]),
+    )
+    .unwrap_err();
+    assert_eq!(bad.key, "storage.redirect.multirange");
+}

@@ -7,10 +7,13 @@ use registry_core::registry::ByteRange;
 use super::errors::ApiError;
 use super::percent;
 
-/// `Range: bytes=<start>-[<end>]` or `bytes=-<suffix>`; one range only.
-pub fn blob_range(req: &HttpRequest) -> Result<Option<ByteRange>, ApiError> {
+/// `Range: bytes=<range>, <range>, ...`, each `<start>-[<end>]` or `-<suffix>`; empty when
+/// there is no `Range`. Empty list elements are skipped, as RFC 9110 §5.6.1 asks; anything
+/// else that is not a byte range refuses the whole header. How many ranges are served is for
+/// the registry to decide ([`registry_core::registry::ranges`]).
+pub fn blob_ranges(req: &HttpRequest) -> Result<Vec<ByteRange>, ApiError> {
     let Some(value) = req.headers().get(header::RANGE) else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let text = value
         .to_str()
@@ -19,30 +22,53 @@ pub fn blob_range(req: &HttpRequest) -> Result<Option<ByteRange>, ApiError> {
         .trim()
         .strip_prefix("bytes=")
         .ok_or_else(|| ApiError::BadRange(format!("{text:?} is not a byte range")))?;
-    if spec.contains(',') {
-        return Err(ApiError::BadRange(
-            "multiple ranges are not supported".into(),
-        ));
+    let ranges = spec
+        .split(',')
+        .map(str::trim)
+        .filter(|element| !element.is_empty())
+        .map(|element| byte_range(element, text))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ranges.is_empty() {
+        return Err(ApiError::BadRange(format!("{text:?} is empty")));
     }
-    let (start, end) = spec
+    Ok(ranges)
+}
+
+/// The number of ranges in a `Range` header, without reading them: 0 without one (or with one
+/// that is not a byte range).
+pub fn range_count(req: &HttpRequest) -> usize {
+    let Some(value) = req.headers().get(header::RANGE) else {
+        return 0;
+    };
+    let Some(spec) = value.as_bytes().trim_ascii().strip_prefix(b"bytes=") else {
+        return 0;
+    };
+    spec.split(|&b| b == b',')
+        .filter(|element| !element.trim_ascii().is_empty())
+        .count()
+}
+
+/// One `<start>-[<end>]` or `-<suffix>` of the header `text`.
+fn byte_range(element: &str, text: &str) -> Result<ByteRange, ApiError> {
+    let (start, end) = element
         .split_once('-')
-        .ok_or_else(|| ApiError::BadRange(format!("{text:?} has no '-'")))?;
+        .ok_or_else(|| ApiError::BadRange(format!("{text:?} has a range without '-'")))?;
     let number = |s: &str| {
         s.trim()
             .parse::<u64>()
             .map_err(|_| ApiError::BadRange(format!("{text:?} is malformed")))
     };
     match (start.trim().is_empty(), end.trim().is_empty()) {
-        (true, true) => Err(ApiError::BadRange(format!("{text:?} is empty"))),
-        (true, false) => Ok(Some(ByteRange::Suffix(number(end)?))),
-        (false, true) => Ok(Some(ByteRange::From {
+        (true, true) => Err(ApiError::BadRange(format!("{text:?} has an empty range"))),
+        (true, false) => Ok(ByteRange::Suffix(number(end)?)),
+        (false, true) => Ok(ByteRange::From {
             start: number(start)?,
             end: None,
-        })),
-        (false, false) => Ok(Some(ByteRange::From {
+        }),
+        (false, false) => Ok(ByteRange::From {
             start: number(start)?,
             end: Some(number(end)?),
-        })),
+        }),
     }
 }
 
@@ -130,33 +156,34 @@ mod tests {
 
     #[test]
     fn parses_blob_ranges() {
-        let range = |v: &str| {
-            blob_range(
-                &TestRequest::default()
-                    .insert_header((header::RANGE, v))
-                    .to_http_request(),
-            )
+        let request = |v: &str| {
+            TestRequest::default()
+                .insert_header((header::RANGE, v))
+                .to_http_request()
         };
+        let range = |v: &str| blob_ranges(&request(v));
+        let from = |start, end| ByteRange::From { start, end };
+        assert_eq!(range("bytes=0-9").unwrap(), vec![from(0, Some(9))]);
+        assert_eq!(range("bytes=5-").unwrap(), vec![from(5, None)]);
+        assert_eq!(range("bytes=-5").unwrap(), vec![ByteRange::Suffix(5)]);
         assert_eq!(
-            range("bytes=0-9").unwrap(),
-            Some(ByteRange::From {
-                start: 0,
-                end: Some(9)
-            })
+            range("bytes=0-1, 5-6 ,,-3,100-").unwrap(),
+            vec![
+                from(0, Some(1)),
+                from(5, Some(6)),
+                ByteRange::Suffix(3),
+                from(100, None)
+            ]
         );
-        assert_eq!(
-            range("bytes=5-").unwrap(),
-            Some(ByteRange::From {
-                start: 5,
-                end: None
-            })
-        );
-        assert_eq!(range("bytes=-5").unwrap(), Some(ByteRange::Suffix(5)));
+        assert_eq!(range_count(&request("bytes=0-1, 5-6 ,,-3,100-")), 4);
+        assert_eq!(range_count(&TestRequest::default().to_http_request()), 0);
         for bad in [
             "bytes=",
+            "bytes=,",
             "bytes=a-b",
             "items=0-1",
-            "bytes=0-1,3-4",
+            "bytes=0-1,x",
+            "bytes=0-1,-",
             "bytes=-",
         ] {
             assert!(range(bad).is_err(), "{bad}");

@@ -8,6 +8,7 @@ mod dispatch;
 pub mod errors;
 mod handlers;
 mod headers;
+mod multipart;
 mod percent;
 pub mod routes;
 mod stats;

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod content;
 pub mod counting;
+pub mod multipart;
 pub mod raw;
 
 use std::path::{Path, PathBuf};

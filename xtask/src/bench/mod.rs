@@ -8,6 +8,7 @@ mod auth;
 mod client;
 mod load;
 mod measure;
+mod ranges;
 mod report;
 mod scenarios;
 
@@ -30,8 +31,8 @@ pub type Round = BTreeMap<String, f64>;
 pub struct Options {
     pub rounds: usize,
     pub quick: bool,
-    /// Only the access-control rows; docs/ is left as it is.
-    pub auth_only: bool,
+    /// Run only this scenario (`ranges`, `auth`).
+    pub only: Option<String>,
 }
 
 /// Where both registries store data. On tmpfs when the machine has one: this machine's disk
@@ -50,6 +51,15 @@ fn bench_dir() -> Result<std::path::PathBuf> {
 }
 
 pub fn run(options: &Options) -> Result {
+    if options.only.as_deref() == Some("ranges") {
+        return run_ranges(options, &e2e::registry::build_binary_with(true)?);
+    }
+    let auth_only = options.only.as_deref() == Some("auth");
+    if let Some(other) = options.only.as_ref().filter(|_| !auth_only) {
+        return Err(format!(
+            "--only {other:?}: the scenarios that run alone are `ranges` and `auth`"
+        ));
+    }
     ensure_apt(&[
         ("docker-registry", "docker-registry"),
         ("nginx", "nginx"),
@@ -74,7 +84,7 @@ pub fn run(options: &Options) -> Result {
                 options.rounds
             );
             let dir = work.join(format!("{target:?}-{round}"));
-            let mut figures = if options.auth_only {
+            let mut figures = if auth_only {
                 Round::new()
             } else {
                 runtime.block_on(scenarios::round(target, &binary, &dir, &nginx, options))?
@@ -88,11 +98,24 @@ pub fn run(options: &Options) -> Result {
     let table = report::Report::new(rounds, limits, options.rounds, &work);
     let _ = std::fs::remove_dir_all(&work);
     println!("{}", table.markdown_table());
-    if options.auth_only {
+    if auth_only {
         return Ok(());
     }
     let docs = crate::cache::workspace_root().join("docs");
     table.write(&docs.join("BENCHMARKS.md"), &docs.join("benchmarks.json"))?;
     println!("xtask bench: wrote docs/BENCHMARKS.md and docs/benchmarks.json");
+    run_ranges(options, &binary)
+}
+
+/// The partial-pull scenario ([`ranges`]); writes docs/BENCHMARKS-ranges.md.
+fn run_ranges(options: &Options, binary: &std::path::Path) -> Result {
+    let work = bench_dir()?;
+    let rows = ranges::run(options, binary, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    let table = ranges::markdown(&rows?, options);
+    println!("{table}");
+    let path = crate::cache::workspace_root().join("docs/BENCHMARKS-ranges.md");
+    std::fs::write(&path, table).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("xtask bench: wrote docs/BENCHMARKS-ranges.md");
     Ok(())
 }

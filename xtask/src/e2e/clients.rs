@@ -44,6 +44,20 @@ pub fn skopeo_copy(from: &str, to: &str, extra: &[&str]) -> Result {
     skopeo(&args).map(|_| ())
 }
 
+/// `skopeo copy` that returns the digest of the manifest skopeo wrote to `to` (what the client
+/// sent, independent of what the registry later serves).
+pub fn skopeo_copy_digest(from: &str, to: &str, extra: &[&str], scratch: &Path) -> Result<String> {
+    std::fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let file = scratch.join(format!("digest-{}", std::process::id()));
+    let file_arg = file.display().to_string();
+    let mut args: Vec<&str> = vec!["--digestfile", &file_arg];
+    args.extend_from_slice(extra);
+    skopeo_copy(from, to, &args)?;
+    let digest = std::fs::read_to_string(&file).map_err(|e| format!("skopeo --digestfile: {e}"))?;
+    let _ = std::fs::remove_file(&file);
+    Ok(digest.trim().to_owned())
+}
+
 pub fn oras_round_trip(
     host: &str,
     target: &str,

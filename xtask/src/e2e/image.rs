@@ -16,6 +16,25 @@ impl OciImage {
     pub fn reference(&self) -> String {
         format!("oci:{}:{}", self.layout.display(), self.tag)
     }
+
+    /// The digest and exact bytes of the image's manifest in the layout (its `index.json`
+    /// names one manifest).
+    pub fn manifest(&self) -> Result<(String, Vec<u8>)> {
+        let index = std::fs::read_to_string(self.layout.join("index.json"))
+            .map_err(|e| format!("index.json: {e}"))?;
+        let index: serde_json::Value =
+            serde_json::from_str(&index).map_err(|e| format!("index.json: {e}"))?;
+        let digest = index["manifests"][0]["digest"]
+            .as_str()
+            .ok_or("index.json names no manifest")?
+            .to_owned();
+        let hex = digest
+            .strip_prefix("sha256:")
+            .ok_or("not a sha256 digest")?;
+        let bytes = std::fs::read(self.layout.join("blobs/sha256").join(hex))
+            .map_err(|e| format!("manifest blob: {e}"))?;
+        Ok((digest, bytes))
+    }
 }
 
 pub fn build_oci_layout(dir: &Path) -> Result<OciImage> {

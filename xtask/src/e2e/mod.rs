@@ -14,6 +14,7 @@
 
 pub mod auth;
 mod clients;
+mod curl;
 mod image;
 pub mod pki;
 mod podman;

@@ -154,12 +154,22 @@ pub fn start_reference_with_env(
     dir: &Path,
     env: &[(&str, &str)],
 ) -> Result<RunningRegistry> {
+    let storage = format!("  filesystem:\n    rootdirectory: {}\n", root.display());
+    start_reference_on(&storage, dir, env)
+}
+
+/// The reference registry over any `storage:` driver section (as [`Backend::storage_yaml`]
+/// writes it), with its redirects off so that it serves the bytes itself.
+pub fn start_reference_on(
+    storage: &str,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<RunningRegistry> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let port = free_port()?;
     let config = dir.join("reference.yml");
     let yaml = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: e2e-reference-secret\n",
-        root.display()
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n{storage}  delete:\n    enabled: true\n  redirect:\n    disable: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: e2e-reference-secret\n"
     );
     std::fs::write(&config, yaml).map_err(|e| e.to_string())?;
     let log = std::fs::File::create(dir.join("reference.log")).map_err(|e| e.to_string())?;

@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::clients::{oras_round_trip, skopeo, skopeo_copy};
+use super::clients::{oras_round_trip, skopeo, skopeo_copy, skopeo_copy_digest};
 use super::image::OciImage;
-use super::registry::{Backend, RunningRegistry, start_ours, start_reference};
+use super::registry::{Backend, RunningRegistry, start_ours, start_reference, start_reference_on};
 use crate::process::Result;
 
 pub struct Context<'a> {
@@ -41,12 +41,20 @@ pub fn for_backend(backend: &Backend) -> Vec<(&'static str, Scenario)> {
         ("skopeo-docker-v2s2", skopeo_docker_v2s2),
         ("oras-monolithic", oras_monolithic),
         ("oras-chunked", oras_chunked),
+        ("curl-multi-range", curl_multi_range),
     ];
     if matches!(backend, Backend::Filesystem) {
         all.push(("reference-interop", reference_interop));
     } else {
         all.push(("redirected-pulls", redirected_pulls));
         all.push(("pulls-without-redirect", pulls_without_redirect));
+    }
+    // The reference reads an S3 layout this registry wrote. The other direction cannot be
+    // shown on the S3 emulator: the reference's chunked uploads need ListMultipartUploads,
+    // which s3s-fs lacks. Neither direction on Azurite: the reference's Azure driver (2.8)
+    // only builds https://<account>.blob.<realm> URLs, never Azurite's path-style endpoint.
+    if matches!(backend, Backend::S3(_)) {
+        all.push(("reference-reads-this-layout", reference_reads_this_layout));
     }
     all
 }
@@ -79,14 +87,26 @@ pub fn check_dir_blobs(dir: &Path) -> Result {
     })
 }
 
-/// Copies an image out of `registry` into a fresh `dir:` and checks manifest and blobs.
-fn pull_and_check(registry: &RunningRegistry, repo_tag: &str, out: PathBuf) -> Result<String> {
+/// Copies an image out of `registry` into a fresh `dir:` and checks its blobs, and that the
+/// manifest is byte for byte the one the client pushed (`pushed` is the digest skopeo
+/// reported when it copied the image in), both as pulled and as `inspect --raw` shows it.
+fn pull_and_check(
+    registry: &RunningRegistry,
+    repo_tag: &str,
+    out: PathBuf,
+    pushed: &str,
+) -> Result<String> {
     let source = format!("docker://{}/{repo_tag}", registry.host);
     skopeo_copy(&source, &format!("dir:{}", out.display()), &[])?;
     let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &source])?;
-    let pulled = std::fs::read_to_string(out.join("manifest.json")).map_err(|e| e.to_string())?;
+    let manifest_file = out.join("manifest.json");
+    let pulled = std::fs::read_to_string(&manifest_file).map_err(|e| e.to_string())?;
     ensure(pulled == raw, || {
-        "the pulled manifest differs from the served one".into()
+        "the pulled manifest differs from inspect --raw".into()
+    })?;
+    let digest = format!("sha256:{}", sha2_free::sha256_hex(&manifest_file)?);
+    ensure(digest == pushed, || {
+        format!("pulled manifest {digest}, but the client pushed {pushed}")
     })?;
     check_dir_blobs(&out)?;
     Ok(raw)
@@ -95,12 +115,23 @@ fn pull_and_check(registry: &RunningRegistry, repo_tag: &str, out: PathBuf) -> R
 fn skopeo_oci_round_trip(cx: &Context<'_>) -> Result {
     let registry = cx.start("ours")?;
     let dest = format!("docker://{}/e2e/oci:v1", registry.host);
-    skopeo_copy(&cx.image.reference(), &dest, &[])?;
-    let raw = pull_and_check(&registry, "e2e/oci:v1", cx.dir.join("pulled"))?;
+    let pushed = skopeo_copy_digest(&cx.image.reference(), &dest, &[], cx.dir)?;
+    // OCI into a registry is copied unchanged: what comes back is the source layout's own
+    // manifest, byte for byte.
+    let (source_digest, source_bytes) = cx.image.manifest()?;
+    ensure(pushed == source_digest, || {
+        format!("skopeo pushed {pushed}, the layout's manifest is {source_digest}")
+    })?;
+    let raw = pull_and_check(&registry, "e2e/oci:v1", cx.dir.join("pulled"), &pushed)?;
+    ensure(raw.as_bytes() == source_bytes.as_slice(), || {
+        "the pulled manifest differs from the source layout's".into()
+    })?;
+    // umoci writes no `mediaType` field (optional in OCI): the type is what the registry
+    // says it serves.
+    let media_type = served_media_type(&registry, "e2e/oci", "v1")?;
     ensure(
-        raw.contains("application/vnd.oci.image.manifest.v1+json")
-            || !raw.contains("mediaType\":\"application/vnd.docker"),
-        || format!("expected an OCI manifest, got {raw}"),
+        media_type == "application/vnd.oci.image.manifest.v1+json",
+        || format!("expected an OCI image manifest, served as {media_type}"),
     )?;
     let inspect = skopeo(&["inspect", "--tls-verify=false", &dest])?;
     ensure(inspect.contains("\"v1\""), || {
@@ -143,11 +174,19 @@ const SKOPEO_TAGS_404: &str = "invalid status code from registry 404";
 fn skopeo_docker_v2s2(cx: &Context<'_>) -> Result {
     let registry = cx.start("ours")?;
     let dest = format!("docker://{}/e2e/docker:v2s2", registry.host);
-    skopeo_copy(&cx.image.reference(), &dest, &["--format", "v2s2"])?;
-    let raw = pull_and_check(&registry, "e2e/docker:v2s2", cx.dir.join("pulled"))?;
+    let pushed = skopeo_copy_digest(&cx.image.reference(), &dest, &["--format", "v2s2"], cx.dir)?;
+    let raw = pull_and_check(&registry, "e2e/docker:v2s2", cx.dir.join("pulled"), &pushed)?;
+    let declared =
+        serde_json::from_str::<serde_json::Value>(&raw).map_err(|e| e.to_string())?["mediaType"]
+            .clone();
+    let served = served_media_type(&registry, "e2e/docker", "v2s2")?;
     ensure(
-        raw.contains("application/vnd.docker.distribution.manifest.v2+json"),
-        || format!("expected a Docker schema 2 manifest, got {raw}"),
+        declared == DOCKER_MANIFEST && served == DOCKER_MANIFEST,
+        || {
+            format!(
+                "expected a Docker schema 2 manifest, got mediaType {declared}, served as {served}"
+            )
+        },
     )
 }
 
@@ -177,21 +216,23 @@ fn oras_chunked(cx: &Context<'_>) -> Result {
 /// serves; what this registry pushed, the reference serves.
 fn reference_interop(cx: &Context<'_>) -> Result {
     let root = cx.dir.join("shared-root");
-    {
+    let from_reference = {
         let reference = start_reference(&root, &cx.dir.join("reference-1"))?;
-        skopeo_copy(
+        skopeo_copy_digest(
             &cx.image.reference(),
             &format!("docker://{}/interop/from-reference:v1", reference.host),
             &[],
-        )?;
-    }
+            cx.dir,
+        )?
+    };
     let storage = Backend::Filesystem.storage_yaml(&root, "");
-    {
+    let from_ours = {
         let ours = start_ours(cx.binary, &cx.dir.join("ours"), &storage, "")?;
         pull_and_check(
             &ours,
             "interop/from-reference:v1",
             cx.dir.join("pulled-from-ours"),
+            &from_reference,
         )?;
         let tags = skopeo(&[
             "list-tags",
@@ -199,19 +240,87 @@ fn reference_interop(cx: &Context<'_>) -> Result {
             &format!("docker://{}/interop/from-reference", ours.host),
         ])?;
         ensure(tags.contains("\"v1\""), || format!("list-tags: {tags}"))?;
-        skopeo_copy(
+        skopeo_copy_digest(
             &cx.image.reference(),
             &format!("docker://{}/interop/from-ours:v1", ours.host),
             &["--format", "v2s2"],
-        )?;
-    }
+            cx.dir,
+        )?
+    };
     let reference = start_reference(&root, &cx.dir.join("reference-2"))?;
     pull_and_check(
         &reference,
         "interop/from-ours:v1",
         cx.dir.join("pulled-from-reference"),
+        &from_ours,
     )?;
     Ok(())
+}
+
+/// What this registry pushed to a bucket, the reference serves from the same bucket and root:
+/// an OCI image and a Docker schema 2 image, manifests byte for byte, blobs by digest.
+fn reference_reads_this_layout(cx: &Context<'_>) -> Result {
+    let unique = format!("interop{}", std::process::id());
+    let storage = cx.backend.storage_yaml(&cx.dir.join("unused"), &unique);
+    let (oci, docker) = {
+        let ours = start_ours(cx.binary, &cx.dir.join("ours"), &storage, "")?;
+        let oci = skopeo_copy_digest(
+            &cx.image.reference(),
+            &format!("docker://{}/interop/oci:v1", ours.host),
+            &[],
+            cx.dir,
+        )?;
+        let docker = skopeo_copy_digest(
+            &cx.image.reference(),
+            &format!("docker://{}/interop/docker:v1", ours.host),
+            &["--format", "v2s2"],
+            cx.dir,
+        )?;
+        (oci, docker)
+    };
+    let reference = start_reference_on(&storage, &cx.dir.join("reference"), &[])?;
+    pull_and_check(&reference, "interop/oci:v1", cx.dir.join("ref-oci"), &oci)?;
+    pull_and_check(
+        &reference,
+        "interop/docker:v1",
+        cx.dir.join("ref-docker"),
+        &docker,
+    )?;
+    let tags = skopeo(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{}/interop/oci", reference.host),
+    ])?;
+    ensure(tags.contains("\"v1\""), || format!("list-tags: {tags}"))
+}
+
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+/// The `Content-Type` `registry` serves `repo:reference` with, to a client accepting every
+/// manifest type.
+fn served_media_type(registry: &RunningRegistry, repo: &str, reference: &str) -> Result<String> {
+    let url = format!("http://{}/v2/{repo}/manifests/{reference}", registry.host);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, \
+                  application/vnd.docker.distribution.manifest.v2+json, \
+                  application/vnd.docker.distribution.manifest.list.v2+json";
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(&url)
+            .header("Accept", accept)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{url}: no Content-Type"))
+    })
 }
 
 /// The registry's counters: (blob bytes it served itself, blob downloads it redirected).
@@ -239,9 +348,9 @@ fn counters(registry: &RunningRegistry) -> Result<(u64, u64)> {
 /// bytes pulled.
 fn pull_image_and_artifact(cx: &Context<'_>, registry: &RunningRegistry, tag: &str) -> Result<u64> {
     let dest = format!("docker://{}/e2e/pulled:{tag}", registry.host);
-    skopeo_copy(&cx.image.reference(), &dest, &[])?;
+    let pushed = skopeo_copy_digest(&cx.image.reference(), &dest, &[], cx.dir)?;
     let out = cx.dir.join(format!("pulled-{tag}"));
-    pull_and_check(registry, &format!("e2e/pulled:{tag}"), out.clone())?;
+    pull_and_check(registry, &format!("e2e/pulled:{tag}"), out.clone(), &pushed)?;
     let mut image_bytes = 0;
     for entry in std::fs::read_dir(&out).map_err(|e| e.to_string())? {
         let entry = entry.map_err(|e| e.to_string())?;
@@ -289,6 +398,12 @@ fn pulls_without_redirect(cx: &Context<'_>) -> Result {
     ensure(served >= pulled, || {
         format!("the registry served {served} of {pulled} blob bytes")
     })
+}
+
+/// `curl -r` with several ranges, redirects on (see [`super::curl`]).
+fn curl_multi_range(cx: &Context<'_>) -> Result {
+    let registry = cx.start("curl")?;
+    super::curl::multi_range(&registry, &cx.dir.join("curl-client"))
 }
 
 /// SHA-256 of a file through `sha256sum`, so xtask needs no hashing crate.

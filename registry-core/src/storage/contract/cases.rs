@@ -211,7 +211,21 @@ pub async fn large_stream_hash_and_flat_memory(ctx: Ctx) {
         Err(_) => 256 << 20,
     };
     let chunk = 4 * MIB;
-    let baseline = resident_bytes().unwrap_or(0);
+    // Resident memory is the whole process's: only meaningful when no other case runs in it.
+    // cargo-nextest (what `cargo xtask test` uses) runs each test in its own process; plain
+    // `cargo test` runs cases in threads of one process, where the figure is not checked.
+    let isolated = std::env::var_os("NEXTEST_RUN_ID").is_some();
+    let full_run = std::env::var_os("REGISTRY_FULL_TEST_RUN").is_some();
+    let measure = || match resident_bytes() {
+        Some(bytes) => bytes,
+        None if full_run => panic!("resident memory unavailable (/proc/self/status)"),
+        None => 0,
+    };
+    assert!(
+        isolated || !full_run,
+        "the flat-memory check needs a process of its own (run under cargo-nextest)"
+    );
+    let baseline = measure();
     let mut peak = baseline;
     let path = ctx.path("large");
 
@@ -225,7 +239,7 @@ pub async fn large_stream_hash_and_flat_memory(ctx: Ctx) {
         written_hash.update(&data);
         writer.write(data).await.expect("write");
         written += len as u64;
-        peak = peak.max(resident_bytes().unwrap_or(0));
+        peak = peak.max(measure());
     }
     assert_eq!(writer.size(), total);
     writer.commit().await.expect("commit");
@@ -238,7 +252,7 @@ pub async fn large_stream_hash_and_flat_memory(ctx: Ctx) {
         let piece = piece.expect("read");
         read += piece.len() as u64;
         read_hash.update(&piece);
-        peak = peak.max(resident_bytes().unwrap_or(0));
+        peak = peak.max(measure());
     }
     assert_eq!(read, total);
     assert_eq!(
@@ -253,7 +267,9 @@ pub async fn large_stream_hash_and_flat_memory(ctx: Ctx) {
         ctx.storage.driver_name(),
         total >> 20
     ));
-    if !ctx.holds_data_in_memory() {
+    if !isolated {
+        println!("memory growth not checked: other cases share this process (use cargo-nextest)");
+    } else if !ctx.holds_data_in_memory() {
         assert!(
             growth_mib < 128,
             "memory grew by {growth_mib} MiB streaming {} MiB: not streaming",
@@ -313,6 +329,82 @@ pub async fn reader_missing_at_64(ctx: Ctx) {
     assert_not_found(
         read_all(&ctx.storage, &ctx.path("missing"), 64).await,
         "reader",
+    );
+}
+
+// ---- ranged readers ------------------------------------------------------------------------
+
+async fn range_read(
+    ctx: &Ctx,
+    relative: &str,
+    offset: u64,
+    length: u64,
+) -> Result<Vec<u8>, StorageError> {
+    let mut stream = ctx
+        .storage
+        .range_reader(&ctx.path(relative), offset, length)
+        .await?;
+    let mut read = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        read.extend_from_slice(&chunk?);
+    }
+    Ok(read)
+}
+
+pub async fn range_reader_reads_exactly_the_range(ctx: Ctx) {
+    let content = three_chunk_file(&ctx).await;
+    for (offset, length) in [
+        (0, 96),
+        (0, 1),
+        (10, 20),
+        (31, 2),
+        (30, 40),
+        (95, 1),
+        (64, 32),
+    ] {
+        let read = range_read(&ctx, "offsets", offset, length)
+            .await
+            .unwrap_or_else(|e| panic!("range {offset}+{length}: {e}"));
+        let (from, to) = (offset as usize, (offset + length) as usize);
+        assert_eq!(read, &content[from..to], "range {offset}+{length}");
+    }
+    // Ranged reads of a multi-MiB object stop at the range.
+    let large = random_bytes(3 * MIB + 17);
+    ctx.stream_write("large", &large, MIB).await;
+    let read = range_read(&ctx, "large", (MIB + 5) as u64, 100_000)
+        .await
+        .expect("range of a large object");
+    assert_eq!(read, &large[MIB + 5..MIB + 5 + 100_000]);
+    let read = range_read(&ctx, "large", (3 * MIB) as u64, 17)
+        .await
+        .expect("last bytes of a large object");
+    assert_eq!(read, &large[3 * MIB..]);
+}
+
+pub async fn range_reader_of_nothing_is_empty(ctx: Ctx) {
+    three_chunk_file(&ctx).await;
+    for offset in [0, 50, 96] {
+        let read = range_read(&ctx, "offsets", offset, 0).await;
+        assert_eq!(read.expect("zero-length range").len(), 0, "at {offset}");
+    }
+}
+
+pub async fn range_reader_past_the_end(ctx: Ctx) {
+    three_chunk_file(&ctx).await;
+    for (offset, length) in [(90, 7), (96, 1), (97, 0), (200, 10), (0, u64::MAX)] {
+        let result = ctx
+            .storage
+            .range_reader(&ctx.path("offsets"), offset, length)
+            .await;
+        assert_invalid_offset(result.map(|_| ()), &format!("range {offset}+{length}"));
+    }
+}
+
+pub async fn range_reader_missing(ctx: Ctx) {
+    assert_not_found(range_read(&ctx, "missing", 0, 10).await, "range reader");
+    assert_not_found(
+        range_read(&ctx, "missing", 64, 10).await,
+        "range reader at 64",
     );
 }
 
@@ -713,7 +805,17 @@ pub async fn list_root(ctx: Ctx) {
         "{} not among the root's children",
         ctx.prefix()
     );
-    assert!(listed.iter().all(|p| p.parent().is_root()));
+    // Direct children only: one component each, each once, nothing from below the prefix.
+    for path in &listed {
+        assert_eq!(
+            path.as_str().matches('/').count(),
+            1,
+            "{path} is not a root child"
+        );
+    }
+    let unique: std::collections::BTreeSet<&str> = listed.iter().map(|p| p.as_str()).collect();
+    assert_eq!(unique.len(), listed.len(), "duplicates in {listed:?}");
+    assert!(!listed.iter().any(|p| p.as_str() == ctx.path("somewhere")));
 }
 
 // ---- move ----------------------------------------------------------------------------------
@@ -772,7 +874,11 @@ pub async fn move_under_a_file(ctx: Ctx) {
         .storage
         .move_to(&ctx.path("notadir/foo"), &ctx.path("notadir/bar"))
         .await;
-    assert!(result.is_err(), "moving below a file must fail: {result:?}");
+    // The source cannot exist below a file, so every driver finds nothing to move.
+    assert!(
+        matches!(result, Err(StorageError::PathNotFound { .. })),
+        "moving from below a file: {result:?}"
+    );
     assert_eq!(ctx.get("notadir").await.as_ref(), b"file");
 }
 
@@ -923,31 +1029,48 @@ pub async fn redirect_url(ctx: Ctx) {
         .redirect_url(&path, RedirectMethod::Head, Duration::from_secs(300))
         .await
         .expect("redirect_url(HEAD)");
+    if !ctx.presigns() {
+        assert_eq!(get, None, "a driver that cannot presign gave a GET URL");
+        assert_eq!(head, None, "a driver that cannot presign gave a HEAD URL");
+        return;
+    }
+    let get = get.expect("a presigning driver gives a GET URL");
+    let head = head.expect("a presigning driver gives a HEAD URL");
     let client = reqwest::Client::new();
-    if let Some(url) = get {
-        let response = client.get(&url).send().await.expect("GET presigned URL");
-        assert!(
-            response.status().is_success(),
-            "GET {url}: {}",
-            response.status()
-        );
-        let body = response.bytes().await.expect("body");
-        assert_eq!(body.as_ref(), &content[..]);
-    }
-    if let Some(url) = head {
-        let response = client.head(&url).send().await.expect("HEAD presigned URL");
-        assert!(
-            response.status().is_success(),
-            "HEAD {url}: {}",
-            response.status()
-        );
-        let length = response
-            .headers()
-            .get(reqwest::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        assert_eq!(length, Some(content.len()));
-    }
+    let response = client.get(&get).send().await.expect("GET presigned URL");
+    assert!(
+        response.status().is_success(),
+        "GET {get}: {}",
+        response.status()
+    );
+    let body = response.bytes().await.expect("body");
+    assert_eq!(body.as_ref(), &content[..]);
+    let response = client.head(&head).send().await.expect("HEAD presigned URL");
+    assert!(
+        response.status().is_success(),
+        "HEAD {head}: {}",
+        response.status()
+    );
+    let length = response
+        .headers()
+        .get(reqwest::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    assert_eq!(length, Some(content.len()));
+    // A URL of a missing object is still a URL (the registry checks existence first); using
+    // it fails at the store.
+    let missing = ctx
+        .storage
+        .redirect_url(
+            &ctx.path("missing"),
+            RedirectMethod::Get,
+            Duration::from_secs(300),
+        )
+        .await
+        .expect("redirect_url(GET) of a missing object")
+        .expect("a URL");
+    let status = client.get(&missing).send().await.expect("GET").status();
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "GET {missing}");
 }
 
 // ---- walk ----------------------------------------------------------------------------------

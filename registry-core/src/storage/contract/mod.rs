@@ -26,6 +26,9 @@ pub struct Harness {
     /// True for drivers that keep object bytes in process memory; the suite then does not hold
     /// them to flat memory during the large-stream case.
     pub holds_data_in_memory: bool,
+    /// True for drivers that hand out presigned URLs: `redirect_url` must then give one, and
+    /// otherwise must give none.
+    pub presigns: bool,
 }
 
 impl Harness {
@@ -33,7 +36,13 @@ impl Harness {
         Harness {
             open: Box::new(open),
             holds_data_in_memory: false,
+            presigns: false,
         }
+    }
+
+    pub fn presigning(mut self) -> Self {
+        self.presigns = true;
+        self
     }
 
     pub fn holding_data_in_memory(mut self) -> Self {
@@ -51,10 +60,19 @@ where
 {
     let ctx = Ctx::new(Arc::new(harness));
     let outcome = AssertUnwindSafe(case(ctx.clone())).catch_unwind().await;
-    ctx.remove_prefix().await;
     if let Err(panic) = outcome {
+        // The case's own failure is the one to report; a cleanup that fails after it (often
+        // for the same reason) is only mentioned.
+        if AssertUnwindSafe(ctx.remove_prefix())
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            eprintln!("(cleanup after the failed case failed too; see above)");
+        }
         std::panic::resume_unwind(panic);
     }
+    ctx.remove_prefix().await;
     ctx.assert_prefix_gone().await;
 }
 
@@ -73,6 +91,8 @@ macro_rules! storage_contract_tests {
             reader_offsets, reader_negative_offset, reader_at_size_is_empty,
             reader_at_size_minus_one, reader_beyond_size, reader_missing_at_0,
             reader_missing_at_64,
+            range_reader_reads_exactly_the_range, range_reader_of_nothing_is_empty,
+            range_reader_past_the_end, range_reader_missing,
             append_large_chunks, append_small_chunks, zero_byte_stream_then_append,
             zero_byte_content_then_append, append_to_missing_path,
             writer_invisible_before_commit, closed_writer_not_listed,
@@ -106,4 +126,41 @@ macro_rules! storage_contract_tests {
             }
         )+
     };
+}
+
+#[cfg(test)]
+mod tests {
+    /// The names between `@cases $open;` and the closing `);` of the macro above.
+    fn listed_cases() -> Vec<String> {
+        let source = include_str!("mod.rs");
+        let start =
+            source.find("@cases $open;").expect("the macro's case list") + "@cases $open;".len();
+        let end = start + source[start..].find(");").expect("end of the case list");
+        source[start..end]
+            .split(',')
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .collect()
+    }
+
+    /// Every `pub async fn` of `cases.rs` is in `storage_contract_tests!`: a case written but
+    /// not listed would never run.
+    #[test]
+    fn every_case_is_listed() {
+        let defined: Vec<String> = include_str!("cases.rs")
+            .lines()
+            .filter_map(|line| line.trim_start().strip_prefix("pub async fn "))
+            .filter_map(|rest| rest.split('(').next())
+            .map(str::to_owned)
+            .collect();
+        let listed = listed_cases();
+        assert!(defined.len() > 50, "cases.rs parsed: {defined:?}");
+        let missing: Vec<&String> = defined.iter().filter(|d| !listed.contains(d)).collect();
+        assert!(
+            missing.is_empty(),
+            "cases not in storage_contract_tests!: {missing:?}"
+        );
+        let unknown: Vec<&String> = listed.iter().filter(|l| !defined.contains(l)).collect();
+        assert!(unknown.is_empty(), "listed but not defined: {unknown:?}");
+    }
 }

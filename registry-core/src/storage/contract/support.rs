@@ -44,6 +44,10 @@ impl Ctx {
         self.harness.holds_data_in_memory
     }
 
+    pub fn presigns(&self) -> bool {
+        self.harness.presigns
+    }
+
     pub(super) async fn remove_prefix(&self) {
         match self.storage.delete(&self.prefix).await {
             Ok(()) => {}

@@ -8,7 +8,7 @@ use actix_web::test::TestRequest;
 use proptest::prelude::*;
 use registry_core::registry::ByteRange;
 
-use super::{blob_range, chunk_range, pagination, url_pairs};
+use super::{blob_ranges, chunk_range, pagination, range_count, url_pairs};
 use crate::http::percent;
 
 /// A request with the given raw header values; values that are no HTTP header value at all
@@ -55,6 +55,14 @@ fn spelled(range: ByteRange) -> String {
     }
 }
 
+fn spelled_all(ranges: &[ByteRange]) -> String {
+    let specs: Vec<String> = ranges
+        .iter()
+        .map(|r| spelled(*r)["bytes=".len()..].to_owned())
+        .collect();
+    format!("bytes={}", specs.join(","))
+}
+
 /// Range-like header values: the pieces of the grammar and what commonly goes wrong.
 fn near_valid_range() -> impl Strategy<Value = String> {
     let token = proptest::sample::select(vec![
@@ -90,7 +98,8 @@ proptest! {
 
     #[test]
     fn any_range_value_is_answered(value in proptest::collection::vec(any::<u8>(), 0..80)) {
-        let _ = blob_range(&range_request(&value));
+        let _ = blob_ranges(&range_request(&value));
+        let _ = range_count(&range_request(&value));
         let _ = chunk_range(&request(
             &[(header::CONTENT_RANGE, value.clone()), (header::CONTENT_LENGTH, value)],
             "",
@@ -99,25 +108,34 @@ proptest! {
 
     #[test]
     fn near_valid_ranges_are_read_back_or_refused(value in near_valid_range()) {
-        if let Ok(Some(range)) = blob_range(&range_request(value.as_bytes())) {
+        let req = range_request(value.as_bytes());
+        if let Ok(ranges) = blob_ranges(&req) {
             // Whatever was accepted means what its canonical spelling means.
-            prop_assert_eq!(blob_range(&range_request(spelled(range).as_bytes())).ok(), Some(Some(range)));
-            prop_assert!(value.contains('-') && !value.contains(','), "{:?}", value);
+            prop_assert!(!ranges.is_empty());
+            prop_assert_eq!(blob_ranges(&range_request(spelled_all(&ranges).as_bytes())).ok(), Some(ranges.clone()));
+            prop_assert!(value.contains('-'), "{:?}", value);
+            prop_assert_eq!(range_count(&req), ranges.len());
         }
     }
 
     #[test]
     fn ranges_round_trip(range in byte_range(), spaces in proptest::sample::select(vec!["", " ", "  "])) {
         let text = spelled(range);
-        prop_assert_eq!(blob_range(&range_request(text.as_bytes())).ok(), Some(Some(range)));
+        prop_assert_eq!(blob_ranges(&range_request(text.as_bytes())).ok(), Some(vec![range]));
         let padded = format!("{spaces}{text}{spaces}");
-        prop_assert_eq!(blob_range(&range_request(padded.as_bytes())).ok(), Some(Some(range)));
+        prop_assert_eq!(blob_ranges(&range_request(padded.as_bytes())).ok(), Some(vec![range]));
     }
 
     #[test]
-    fn several_ranges_are_refused(a in byte_range(), b in byte_range()) {
-        let both = format!("{},{}", spelled(a), &spelled(b)["bytes=".len()..]);
-        prop_assert!(blob_range(&range_request(both.as_bytes())).is_err());
+    fn several_ranges_round_trip(
+        ranges in proptest::collection::vec(byte_range(), 1..40),
+        separator in proptest::sample::select(vec![",", ", ", " , ", ",,"]),
+    ) {
+        let specs: Vec<String> = ranges.iter().map(|r| spelled(*r)["bytes=".len()..].to_owned()).collect();
+        let text = format!("bytes={}", specs.join(separator));
+        let req = range_request(text.as_bytes());
+        prop_assert_eq!(blob_ranges(&req).ok(), Some(ranges.clone()));
+        prop_assert_eq!(range_count(&req), ranges.len());
     }
 
     #[test]
