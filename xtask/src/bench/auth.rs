@@ -11,14 +11,13 @@
 //! rate, and the htpasswd rate is at least 20 times the reference's.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::client::{push_image, sha256_digest};
-use super::load::{LoadResult, parse};
+use super::load::{LoadResult, hey_with};
 use super::measure::median;
 use super::{Options, Round, Target};
 use crate::e2e::auth::config::{Auth, Config, write_htpasswd};
@@ -40,26 +39,13 @@ fn hey_once(
     authorization: Option<&str>,
     seconds: u64,
 ) -> Result<LoadResult> {
-    let mut command = Command::new("hey");
-    command
-        .args(["-c", &CONCURRENCY.to_string()])
-        .args(["-z", &format!("{seconds}s")])
-        .args(["-m", method])
-        // Not the other rows' 10 s: under htpasswd the reference takes longer than that per
-        // request with 50 connections (bcrypt on every one), and a timeout would fail the row
-        // instead of measuring it. hey waits for requests in flight when the time is up and
-        // counts them in the rate.
-        .args(["-t", "120"])
-        .args(["-H", &format!("Accept: {MANIFEST_TYPE}")]);
-    if let Some(value) = authorization {
-        command.args(["-H", &format!("Authorization: {value}")]);
-    }
-    let out = command
-        .arg(url)
-        .output()
-        .map_err(|e| format!("cannot run hey: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    parse(&text).ok_or_else(|| format!("unexpected hey output for {method} {url}:\n{text}"))
+    let mut headers = vec![format!("Accept: {MANIFEST_TYPE}")];
+    headers.extend(authorization.map(|value| format!("Authorization: {value}")));
+    // Not the other rows' 10 s: under htpasswd the reference takes longer than that per
+    // request with 50 connections (bcrypt on every one), and a timeout would fail the row
+    // instead of measuring it. hey waits for requests in flight when the time is up and
+    // counts them in the rate.
+    hey_with(url, method, &headers, CONCURRENCY, seconds, 120)
 }
 
 /// One registry run with `auth`; the config file is the same for both registries.

@@ -18,14 +18,27 @@ pub fn hey(
     concurrency: usize,
     seconds: u64,
 ) -> Result<LoadResult> {
+    let headers: Vec<String> = accept.map(|a| format!("Accept: {a}")).into_iter().collect();
+    hey_with(url, method, &headers, concurrency, seconds, 10)
+}
+
+/// [`hey`] with any request headers and a per-request timeout in seconds.
+pub fn hey_with(
+    url: &str,
+    method: &str,
+    headers: &[String],
+    concurrency: usize,
+    seconds: u64,
+    timeout_seconds: u64,
+) -> Result<LoadResult> {
     let mut command = Command::new("hey");
     command
         .args(["-c", &concurrency.to_string()])
         .args(["-z", &format!("{seconds}s")])
         .args(["-m", method])
-        .args(["-t", "10"]);
-    if let Some(accept) = accept {
-        command.args(["-H", &format!("Accept: {accept}")]);
+        .args(["-t", &timeout_seconds.to_string()]);
+    for header in headers {
+        command.args(["-H", header]);
     }
     let out = command
         .arg(url)
