@@ -180,21 +180,22 @@ async fn authorize_basic(
         }
         Credentials::Bearer(_) | Credentials::Malformed => return Err(challenge()),
     };
-    let grant = match (policy, user) {
-        (None, Some(_)) => return Ok(Grant::Everything),
-        (None, None) => return Err(challenge()),
-        (Some(policy), user) => Grant::Policy {
-            policy: Arc::clone(policy),
-            user,
-        },
-    };
-    let Grant::Policy { user, .. } = &grant else {
-        unreachable!("built as a policy grant above")
+    let Some(policy) = policy else {
+        // Without a policy every user of the file may do everything.
+        return if user.is_some() {
+            Ok(Grant::Everything)
+        } else {
+            Err(challenge())
+        };
     };
     let signed_in = user.is_some();
     if needs.required.is_empty() && !signed_in {
         return Err(challenge());
     }
+    let grant = Grant::Policy {
+        policy: Arc::clone(policy),
+        user,
+    };
     if needs.required.iter().all(|access| grant.allows(access)) {
         return Ok(grant);
     }
