@@ -1,6 +1,7 @@
 //! The registry server: configuration, storage-driver selection, and the HTTP API.
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod drivers;

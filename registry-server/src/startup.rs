@@ -41,10 +41,11 @@ pub fn check(path: Option<&Path>) -> ExitCode {
                 }
             }
             println!(
-                "ok: {} storage, listening on {}, access control: {}",
+                "ok: {} storage, listening on {}, access control: {}, cache: {}",
                 config.storage.driver,
                 config.http.addr,
-                access.describe()
+                access.describe(),
+                describe_cache(&config)
             );
             ExitCode::SUCCESS
         }
@@ -76,6 +77,16 @@ pub fn access_control(config: &Config) -> Result<AccessControl, ConfigError> {
 pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
     let access = access_control(config)?;
     let storage = drivers::open(&config.storage).await?;
+    // The cache wraps the driver, so every user of storage goes through it (and invalidates).
+    let cache = config
+        .cache
+        .as_ref()
+        .map(|cache| crate::cache::DescriptorCache::open(cache, &config.storage))
+        .transpose()?;
+    let storage = match &cache {
+        Some(cache) => crate::cache::CachedDriver::wrap(&storage, cache.clone()),
+        None => storage,
+    };
     let settings = RegistrySettings {
         delete_enabled: config.storage.delete_enabled,
         read_only: config.storage.read_only,
@@ -92,7 +103,19 @@ pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
         },
         stats: Arc::new(Stats::default()),
         body_timeout: config.http.timeouts.body,
+        cache,
     })
+}
+
+/// The blob-descriptor cache for the startup line: `none`, `inmemory`, or Redis's address.
+fn describe_cache(config: &Config) -> String {
+    match &config.cache {
+        None => "none".into(),
+        Some(crate::config::CacheConfig::InMemory { entries }) => {
+            format!("inmemory ({entries} entries)")
+        }
+        Some(crate::config::CacheConfig::Redis(redis)) => redis.describe(),
+    }
 }
 
 /// `registry serve`
@@ -139,6 +162,7 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             driver = config.storage.driver.as_str(),
             delete = config.storage.delete_enabled,
             read_only = config.storage.read_only,
+            cache = describe_cache(&config),
             redirect = config.storage.redirect.enabled,
             tls = tls.as_ref().map_or("off", TlsServer::mode),
             access_control = state.access.describe(),

@@ -6,6 +6,8 @@
 
 pub mod access;
 pub mod auth;
+pub mod cache;
+pub mod redis;
 mod tls;
 mod tree;
 
@@ -18,6 +20,8 @@ use registry_core::storage::params::{scalar_bool, scalar_text};
 use serde_json::{Map, Value};
 
 pub use auth::AuthConfig;
+pub use cache::CacheConfig;
+pub use redis::{RedisConfig, RedisTls};
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
 
@@ -123,6 +127,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `access` (this registry's own section): the per-repository policy for htpasswd users.
     pub access: Option<crate::auth::Policy>,
+    /// `redis`: the shared Redis, when configured.
+    pub redis: Option<RedisConfig>,
+    /// `storage.cache`: the blob-descriptor cache, when configured.
+    pub cache: Option<CacheConfig>,
     /// Keys present in the file that this registry ignores, for a startup warning.
     pub ignored_keys: Vec<String>,
 }
@@ -237,6 +245,8 @@ impl Config {
         let max_manifest_bytes = manifests.count("maxbytes", 4 * 1024 * 1024)?;
         let auth = auth::read(&root)?;
         let access = access::read(&root, &mut ignored)?;
+        let redis = redis::read(&root, &mut ignored)?;
+        let cache = cache::read(&root.section("storage")?, redis.as_ref(), &mut ignored)?;
         if access.is_some() && !matches!(auth, AuthConfig::Htpasswd { .. }) {
             return Err(ConfigError::new(
                 "access",
@@ -268,6 +278,8 @@ impl Config {
             max_manifest_bytes,
             auth,
             access,
+            redis,
+            cache,
             ignored_keys: ignored,
         })
     }

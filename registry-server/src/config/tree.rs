@@ -17,6 +17,7 @@ pub(super) const SECTIONS: &[&str] = &[
     "middleware",
     "auth",
     "access",
+    "redis",
 ];
 
 /// Keys under `storage` that configure the registry, not a driver.

@@ -35,6 +35,8 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     /// `http.timeouts.body`: the longest pause in a request body.
     pub body_timeout: std::time::Duration,
+    /// `storage.cache`: the blob-descriptor cache (its health probe and hit/miss counts).
+    pub cache: Option<Arc<crate::cache::DescriptorCache>>,
 }
 
 /// Builds the URLs the registry hands out (`Location`, `Link`).

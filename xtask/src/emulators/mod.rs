@@ -2,9 +2,10 @@
 //! directory on first use and started on free loopback ports.
 //!
 //! Each emulator hands back the environment its tests read (`REGISTRY_TEST_S3_*`,
-//! `REGISTRY_TEST_AZURE_*`).
+//! `REGISTRY_TEST_AZURE_*`, `REGISTRY_TEST_REDIS_*`).
 
 pub mod azurite;
+pub mod redis;
 pub mod s3;
 
 use crate::process::{Result, Service};
@@ -20,11 +21,15 @@ pub struct Emulator {
 pub struct Emulators {
     pub s3: Emulator,
     pub azurite: Emulator,
+    /// Redis without a password.
+    pub redis: Emulator,
+    /// Redis with `requirepass`.
+    pub redis_auth: Emulator,
 }
 
 impl Emulators {
     pub fn iter(&self) -> impl Iterator<Item = &Emulator> {
-        [&self.s3, &self.azurite].into_iter()
+        [&self.s3, &self.azurite, &self.redis, &self.redis_auth].into_iter()
     }
 
     /// The storage backends the end-to-end scenarios run on.
@@ -40,9 +45,12 @@ impl Emulators {
 
 /// Starts every emulator.
 pub fn start_all() -> Result<Emulators> {
+    let (redis, redis_auth) = redis::start()?;
     Ok(Emulators {
         s3: s3::start()?,
         azurite: azurite::start()?,
+        redis,
+        redis_auth,
     })
 }
 
