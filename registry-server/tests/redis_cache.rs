@@ -124,7 +124,11 @@ async fn cached_reads_skip_storage_and_match_it() {
     assert_eq!(count(&ops, "get_content", &p.data), 1 + 3, "{ops:?}");
     assert_eq!(count(&ops, "get_content", &p.layer), 1 + 3, "{ops:?}");
     assert_eq!(count(&ops, "get_content", &p.revision), 1 + 3, "{ops:?}");
-    assert_eq!(count(&ops, "get_content", &p.tag), 3 + 3, "tags are never cached");
+    assert_eq!(
+        count(&ops, "get_content", &p.tag),
+        3 + 3,
+        "tags are never cached"
+    );
     let counts = cache.counters().snapshot();
     let hits: u64 = counts.iter().map(|c| c.hits).sum();
     assert_eq!(hits, 2 + 2 + 4, "{counts:?}");
@@ -175,26 +179,40 @@ async fn a_delete_through_one_instance_is_seen_by_another_at_once() {
 async fn not_found_is_never_cached() {
     let Some((addr, _)) = redis_env() else { return };
     let (raw, _counting) = Counting::storage();
-    let storage = CachedDriver::wrap(&raw, redis_cache(&redis_config(&addr, None), &fresh_namespace()));
+    let storage = CachedDriver::wrap(
+        &raw,
+        redis_cache(&redis_config(&addr, None), &fresh_namespace()),
+    );
     let p = paths("negative");
     assert!(storage.stat(&p.data).await.unwrap_err().is_not_found());
-    assert!(storage.get_content(&p.layer).await.unwrap_err().is_not_found());
+    assert!(
+        storage
+            .get_content(&p.layer)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
     // Another instance (here: storage directly) writes them.
     store_all(&raw, &p, "x").await;
     assert_eq!(storage.stat(&p.data).await.unwrap().size, 1);
     assert!(storage.get_content(&p.layer).await.is_ok());
 }
 
-/// Reads through `storage` give storage's answers, whatever the cache does.
+/// Reads through `storage` give storage's answers (found, or not found), whatever the cache
+/// does.
 async fn assert_correct(storage: &Storage, raw: &Storage, p: &Paths) {
+    let not_found = |e: registry_core::storage::StorageError| {
+        assert!(e.is_not_found(), "{e}");
+    };
     assert_eq!(
-        storage.stat(&p.data).await.unwrap(),
-        raw.stat(&p.data).await.unwrap()
+        storage.stat(&p.data).await.map_err(not_found),
+        raw.stat(&p.data).await.map_err(not_found)
     );
     for path in [&p.data, &p.layer, &p.revision] {
         assert_eq!(
-            storage.get_content(path).await.unwrap(),
-            raw.get_content(path).await.unwrap()
+            storage.get_content(path).await.map_err(not_found),
+            raw.get_content(path).await.map_err(not_found),
+            "{path}"
         );
     }
 }
@@ -224,7 +242,13 @@ async fn redis_down_falls_back_to_storage() {
         assert_correct(&storage, &raw, &p).await;
     }
     storage.delete(&p.layer).await.unwrap();
-    assert!(storage.get_content(&p.layer).await.unwrap_err().is_not_found());
+    assert!(
+        storage
+            .get_content(&p.layer)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "a dead Redis made requests wait: {:?}",
@@ -238,13 +262,19 @@ async fn redis_down_falls_back_to_storage() {
 async fn a_wrong_password_falls_back_to_storage() {
     let Some(v) = emulator_env(
         "redis",
-        &["REGISTRY_TEST_REDIS_AUTH_ADDR", "REGISTRY_TEST_REDIS_PASSWORD"],
+        &[
+            "REGISTRY_TEST_REDIS_AUTH_ADDR",
+            "REGISTRY_TEST_REDIS_PASSWORD",
+        ],
     ) else {
         return;
     };
     let (raw, _counting) = Counting::storage();
     let p = paths("password");
-    let wrong = redis_cache(&redis_config(&v[0], Some("not-the-password")), &fresh_namespace());
+    let wrong = redis_cache(
+        &redis_config(&v[0], Some("not-the-password")),
+        &fresh_namespace(),
+    );
     let storage = CachedDriver::wrap(&raw, wrong.clone());
     store_all(&storage, &p, "body").await;
     for _ in 0..5 {
@@ -333,7 +363,9 @@ impl Drop for OwnRedis {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flushed_redis_only_costs_misses() {
-    let Some((_, binary)) = redis_env() else { return };
+    let Some((_, binary)) = redis_env() else {
+        return;
+    };
     let redis = OwnRedis::start(&binary);
     let config = redis_config(&redis.addr(), None);
     let ns = fresh_namespace();
@@ -353,7 +385,9 @@ async fn a_flushed_redis_only_costs_misses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_redis_is_timed_out() {
-    let Some((_, binary)) = redis_env() else { return };
+    let Some((_, binary)) = redis_env() else {
+        return;
+    };
     let redis = OwnRedis::start(&binary);
     let (raw, _counting) = Counting::storage();
     let cache = redis_cache(&redis_config(&redis.addr(), None), &fresh_namespace());
@@ -368,7 +402,13 @@ async fn a_stalled_redis_is_timed_out() {
         assert_correct(&storage, &raw, &p).await;
     }
     storage.delete(&p.revision).await.unwrap();
-    assert!(storage.get_content(&p.revision).await.unwrap_err().is_not_found());
+    assert!(
+        storage
+            .get_content(&p.revision)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "requests waited for a stalled Redis: {:?}",
@@ -379,7 +419,9 @@ async fn a_stalled_redis_is_timed_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_redis_is_used_again_and_nothing_is_stale() {
-    let Some((_, binary)) = redis_env() else { return };
+    let Some((_, binary)) = redis_env() else {
+        return;
+    };
     let mut redis = OwnRedis::start(&binary);
     let config = redis_config(&redis.addr(), None);
     let ns = fresh_namespace();
@@ -393,14 +435,26 @@ async fn a_restarted_redis_is_used_again_and_nothing_is_stale() {
     assert_correct(&storage, &raw, &p).await;
     // A delete while Redis is down.
     storage.delete(&p.layer).await.unwrap();
-    assert!(storage.get_content(&p.layer).await.unwrap_err().is_not_found());
+    assert!(
+        storage
+            .get_content(&p.layer)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
     redis.restart();
     // Within a few retry intervals the cache is used again; answers stay right meanwhile.
     let before: u64 = cache.counters().snapshot().iter().map(|c| c.hits).sum();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         assert_correct(&storage, &raw, &p).await;
-        assert!(storage.get_content(&p.layer).await.unwrap_err().is_not_found());
+        assert!(
+            storage
+                .get_content(&p.layer)
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
         let after: u64 = cache.counters().snapshot().iter().map(|c| c.hits).sum();
         if after > before {
             break;
@@ -535,7 +589,10 @@ async fn two_instances_over_one_redis_answer_as_one() {
     assert_eq!(a.delete(&blob_path).await.status(), StatusCode::ACCEPTED);
     assert_eq!(b.head(&blob_path).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(b.get(&blob_path).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(a.delete(&manifest_path).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        a.delete(&manifest_path).await.status(),
+        StatusCode::ACCEPTED
+    );
     assert_eq!(b.get(&manifest_path).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(b.head(&manifest_path).await.status(), StatusCode::NOT_FOUND);
 
