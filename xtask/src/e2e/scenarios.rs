@@ -32,7 +32,7 @@ impl Context<'_> {
     }
 }
 
-type Scenario = fn(&Context<'_>) -> Result;
+pub(super) type Scenario = fn(&Context<'_>) -> Result;
 
 /// The scenarios for a backend: the interop one needs a filesystem root both registries read.
 pub fn for_backend(backend: &Backend) -> Vec<(&'static str, Scenario)> {
@@ -56,10 +56,14 @@ pub fn for_backend(backend: &Backend) -> Vec<(&'static str, Scenario)> {
     if matches!(backend, Backend::S3(_)) {
         all.push(("reference-reads-this-layout", reference_reads_this_layout));
     }
+    // Three instances over one bucket and one Redis, behind a balancer (issue 14).
+    if !matches!(backend, Backend::Filesystem) {
+        all.extend(super::cluster::scenarios());
+    }
     all
 }
 
-fn ensure(condition: bool, what: impl FnOnce() -> String) -> Result {
+pub(super) fn ensure(condition: bool, what: impl FnOnce() -> String) -> Result {
     if condition { Ok(()) } else { Err(what()) }
 }
 
@@ -96,7 +100,17 @@ fn pull_and_check(
     out: PathBuf,
     pushed: &str,
 ) -> Result<String> {
-    let source = format!("docker://{}/{repo_tag}", registry.host);
+    pull_and_check_at(&registry.host, repo_tag, out, pushed)
+}
+
+/// [`pull_and_check`] from `host` (a registry, or a balancer in front of several).
+pub(super) fn pull_and_check_at(
+    host: &str,
+    repo_tag: &str,
+    out: PathBuf,
+    pushed: &str,
+) -> Result<String> {
+    let source = format!("docker://{host}/{repo_tag}");
     skopeo_copy(&source, &format!("dir:{}", out.display()), &[])?;
     let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &source])?;
     let manifest_file = out.join("manifest.json");
