@@ -30,7 +30,9 @@ pub fn spawn(password: Option<&str>) -> Result<(Service, u16)> {
         .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
         .args(["--loglevel", "warning"])
         .arg("--dir")
-        .arg(&dir);
+        .arg(&dir)
+        // Its startup banner and warnings (memory overcommit) say nothing about the tests.
+        .stdout(std::process::Stdio::null());
     if let Some(password) = password {
         command.args(["--requirepass", password]);
     }
