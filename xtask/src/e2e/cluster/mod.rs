@@ -44,6 +44,7 @@ struct Cluster {
     balancer: Balancer,
     instances: Vec<RunningRegistry>,
     _redis: Service,
+    redis_port: u16,
 }
 
 impl Cluster {
@@ -73,7 +74,18 @@ impl Cluster {
             balancer,
             instances,
             _redis: redis,
+            redis_port: port,
         })
+    }
+
+    /// How many cache entries of `kind` (`stat` or `content`) Redis holds.
+    fn cached_entries(&self, kind: &str) -> Result<usize> {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &self.redis_port.to_string(), "--scan", "--pattern"])
+            .arg(format!("registry:v1:*:{kind}:*"))
+            .output()
+            .map_err(|e| format!("redis-cli: {e}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).lines().count())
     }
 
     fn host(&self) -> &str {
@@ -302,6 +314,15 @@ fn delete_seen(cx: &Context<'_>) -> Result {
             })?;
         }
     }
+    // The instances answered from the shared cache: Redis holds what they read.
+    let (stats, contents) = (
+        cluster.cached_entries("stat")?,
+        cluster.cached_entries("content")?,
+    );
+    ensure(stats > 0 && contents > 0, || {
+        format!("Redis holds {stats} blob stats and {contents} contents after the reads")
+    })?;
+    println!("xtask e2e: Redis holds {stats} blob stats and {contents} links and manifests");
     ensure(status(hosts[0], "DELETE", &manifest)? == 202, || {
         "DELETE manifest".into()
     })?;
