@@ -284,3 +284,38 @@ fn tokio_stream_of(
         receiver.recv().await.map(|item| (item, receiver))
     })
 }
+
+/// Reference config files with a `redis:` section (2.8 keys, and the 3.x form) and a Redis
+/// blob-descriptor cache start this registry; `check-config` names the cache.
+#[test]
+fn check_config_accepts_the_reference_redis_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let forms = [
+        "redis:\n  addr: localhost:6379\n  password: asecret\n  db: 0\n  dialtimeout: 10ms\n  readtimeout: 10ms\n  writetimeout: 10ms\n  pool:\n    maxidle: 16\n    maxactive: 64\n    idletimeout: 300s\n  tls:\n    enabled: false\n",
+        "redis:\n  addrs: [localhost:6379]\n  username: registry\n  password: asecret\n  db: 1\n  dialtimeout: 10ms\n  readtimeout: 10ms\n  writetimeout: 10ms\n  maxidleconns: 16\n  poolsize: 64\n  connmaxidletime: 300s\n",
+    ];
+    for redis in forms {
+        let config = write_config(
+            dir.path(),
+            &format!(
+                "version: 0.1\nstorage:\n  cache:\n    blobdescriptor: redis\n  inmemory: {{}}\nhttp:\n  addr: 127.0.0.1:5999\n{redis}"
+            ),
+        );
+        let output = registry().arg("check-config").arg(&config).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{redis}\n{stdout}");
+        assert!(stdout.contains("cache: redis://localhost:6379/"), "{stdout}");
+        assert!(!stdout.contains("asecret"), "{stdout}");
+    }
+    let config = write_config(
+        dir.path(),
+        "storage:\n  cache:\n    blobdescriptor: redis\n  inmemory: {}\n",
+    );
+    let output = registry().arg("check-config").arg(&config).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("storage.cache.blobdescriptor"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
