@@ -301,17 +301,28 @@ fn check_config_accepts_the_reference_redis_sections() {
                 "version: 0.1\nstorage:\n  cache:\n    blobdescriptor: redis\n  inmemory: {{}}\nhttp:\n  addr: 127.0.0.1:5999\n{redis}"
             ),
         );
-        let output = registry().arg("check-config").arg(&config).output().unwrap();
+        let output = registry()
+            .arg("check-config")
+            .arg(&config)
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert_eq!(output.status.code(), Some(0), "{redis}\n{stdout}");
-        assert!(stdout.contains("cache: redis://localhost:6379/"), "{stdout}");
+        assert!(
+            stdout.contains("cache: redis://localhost:6379/"),
+            "{stdout}"
+        );
         assert!(!stdout.contains("asecret"), "{stdout}");
     }
     let config = write_config(
         dir.path(),
         "storage:\n  cache:\n    blobdescriptor: redis\n  inmemory: {}\n",
     );
-    let output = registry().arg("check-config").arg(&config).output().unwrap();
+    let output = registry()
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("storage.cache.blobdescriptor"),

@@ -625,3 +625,109 @@ async fn a_registry_starts_and_serves_with_redis_down() {
     }
     a.stop().await;
 }
+
+/// Storage operations per request, with and without the cache, for the requests the cache is
+/// for: blob HEAD (and the size check of a GET), manifest GET by digest, and a manifest PUT
+/// whose blobs are checked. Printed as figures; the cached ones must be zero for the reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_operations_per_request_with_and_without_the_cache() {
+    use registry_core::domain::{Digest, Reference, RepositoryName};
+    use registry_core::layout;
+    use registry_core::registry::{Registry, RegistrySettings};
+
+    let Some((addr, _)) = redis_env() else { return };
+    let repo: RepositoryName = "cost/app".parse().unwrap();
+    let config = config_blob(1);
+    let layer = bytes(2, 1000);
+    let (config_digest, layer_digest) = (Digest::sha256_of(&config), Digest::sha256_of(&layer));
+    let manifest = image_manifest(
+        ImageFormat::Oci,
+        (&config_digest, config.len() as u64),
+        &[(layer_digest.clone(), layer.len() as u64)],
+        None,
+    );
+    let reference = Reference::Digest(manifest.digest());
+
+    let mut figures = Vec::new();
+    for cached in [false, true] {
+        let (raw, counting) = Counting::storage();
+        let storage = if cached {
+            CachedDriver::wrap(
+                &raw,
+                redis_cache(&redis_config(&addr, None), &fresh_namespace()),
+            )
+        } else {
+            raw.clone()
+        };
+        for (digest, data) in [(&config_digest, &config), (&layer_digest, &layer)] {
+            raw.put_content(&layout::blob_data(digest), data.clone())
+                .await
+                .unwrap();
+            raw.put_content(
+                &layout::layer_link(&repo, digest),
+                digest.as_str().to_owned(),
+            )
+            .await
+            .unwrap();
+        }
+        // A fresh registry per request kind: its own in-process manifest cache starts empty.
+        let put = |tag: &'static str| {
+            let registry = Registry::new(storage.clone(), RegistrySettings::default());
+            let repo = repo.clone();
+            let body = Bytes::from(manifest.body.clone());
+            let media_type = manifest.media_type.clone();
+            async move {
+                registry
+                    .put_manifest(
+                        &repo,
+                        &Reference::Tag(tag.parse().unwrap()),
+                        Some(&media_type),
+                        body,
+                    )
+                    .await
+                    .unwrap();
+            }
+        };
+        put("warm").await;
+        counting.take();
+        put("v1").await;
+        let put_ops = counting.take().len();
+
+        let registry = Registry::new(storage.clone(), RegistrySettings::default());
+        registry.blob_size(&repo, &layer_digest).await.unwrap();
+        counting.take();
+        for _ in 0..10 {
+            registry.blob_size(&repo, &layer_digest).await.unwrap();
+        }
+        let head_ops = counting.take().len() as f64 / 10.0;
+
+        // The push wrote the manifest (which replaces what may be cached of it): one read fills.
+        Registry::new(storage.clone(), RegistrySettings::default())
+            .get_manifest(&repo, &reference)
+            .await
+            .unwrap();
+        let mut get_ops = 0.0;
+        for _ in 0..10 {
+            // Each time a new process, as another instance would be.
+            let registry = Registry::new(storage.clone(), RegistrySettings::default());
+            counting.take();
+            let got = registry.get_manifest(&repo, &reference).await.unwrap();
+            assert_eq!(got.body, Bytes::from(manifest.body.clone()));
+            get_ops += counting.take().len() as f64 / 10.0;
+        }
+        if cached {
+            assert_eq!(head_ops, 0.0, "a cached blob HEAD reads no storage");
+            assert_eq!(
+                get_ops, 0.0,
+                "a cached manifest GET by digest reads no storage"
+            );
+        }
+        figures.push(format!(
+            "{}: blob HEAD {head_ops:.1} storage ops, manifest GET by digest {get_ops:.1}, manifest PUT {put_ops}",
+            if cached { "with the Redis cache" } else { "without a cache" }
+        ));
+    }
+    for line in figures {
+        println!("FIGURE {line}");
+    }
+}
