@@ -43,9 +43,10 @@
 //! to bound that, and Redis persistence is not needed by this cache.)
 //!
 //! # When Redis fails
-//! Every call has a timeout (`redis.readtimeout`). A failing call falls back to storage; the
-//! state (healthy, failing) is logged once per change, and while failing Redis is tried again
-//! at most once a second ([`health`]). A delete whose token replacement fails still answers
+//! Every call has a timeout (`redis.readtimeout` + `redis.writetimeout`; connecting is bounded
+//! by `redis.dialtimeout`). A failing call falls back to storage; the state (healthy, failing)
+//! is logged once per change, and while failing Redis is tried again at most once a second
+//! ([`health`]). A delete whose token replacement fails still answers
 //! (storage is the truth), but the cache is then not used by this instance until it has
 //! replaced the root token `gen:/`, which invalidates every entry.
 
