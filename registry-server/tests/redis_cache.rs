@@ -5,6 +5,9 @@
 //! wrong, only slower.
 
 mod common;
+#[allow(dead_code)]
+#[path = "tls/pki.rs"]
+mod pki;
 
 use std::net::TcpListener;
 use std::process::{Child, Command};
@@ -297,15 +300,22 @@ async fn a_wrong_password_falls_back_to_storage() {
 struct OwnRedis {
     binary: String,
     port: u16,
+    /// Further `redis-server` arguments (TLS).
+    extra: Vec<String>,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
 
 impl OwnRedis {
     fn start(binary: &str) -> OwnRedis {
+        Self::start_with(binary, Vec::new())
+    }
+
+    fn start_with(binary: &str, extra: Vec<String>) -> OwnRedis {
         let mut redis = OwnRedis {
             binary: binary.to_owned(),
             port: free_port(),
+            extra,
             dir: tempfile::tempdir().unwrap(),
             child: None,
         };
@@ -318,8 +328,17 @@ impl OwnRedis {
     }
 
     fn restart(&mut self) {
+        let port = self.port.to_string();
+        let plain: &[&str] = if self.extra.is_empty() {
+            &["--port", &port]
+        } else {
+            &["--port", "0", "--tls-port", &port]
+        };
         let child = Command::new(&self.binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(plain)
+            .args(["--bind", "127.0.0.1"])
+            .args(&self.extra)
+            .stdout(std::process::Stdio::null())
             .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
             .arg("--dir")
             .arg(self.dir.path())
@@ -730,4 +749,63 @@ async fn storage_operations_per_request_with_and_without_the_cache() {
     for line in figures {
         println!("FIGURE {line}");
     }
+}
+
+/// Redis over mutual TLS (`tls.certificate`, `tls.key`, `tls.rootcas`, the 3.x form): the
+/// cache connects, verifies the server against the given CA, and serves hits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_over_mutual_tls() {
+    let Some((_, binary)) = redis_env() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki::Ca::new("redis test CA");
+    let server = ca.server("redis", 2);
+    let client = ca.client("registry");
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let ca_file = file("ca.pem", &ca.pem());
+    let redis = OwnRedis::start_with(
+        &binary,
+        vec![
+            "--tls-cert-file".into(),
+            file("server.pem", &server.chain_pem),
+            "--tls-key-file".into(),
+            file("server.key", &server.key_pem),
+            "--tls-ca-cert-file".into(),
+            ca_file.clone(),
+            "--tls-auth-clients".into(),
+            "yes".into(),
+        ],
+    );
+    let yaml = format!(
+        "storage: {{inmemory: {{}}}}\nredis:\n  addrs: ['localhost:{}']\n  readtimeout: 2s\n  tls:\n    certificate: {}\n    key: {}\n    rootcas: [{ca_file}]\n",
+        redis.port,
+        file("client.pem", &client.chain_pem),
+        file("client.key", &client.key_pem),
+    );
+    let config = Config::from_yaml(&yaml, Vec::new()).unwrap().redis.unwrap();
+    let cache = redis_cache(&config, &fresh_namespace());
+    cache.check().await.expect("a TLS connection to Redis");
+    let (raw, _counting) = Counting::storage();
+    let storage = CachedDriver::wrap(&raw, cache.clone());
+    let p = paths("tls");
+    store_all(&storage, &p, "body").await;
+    assert_correct(&storage, &raw, &p).await;
+    assert_correct(&storage, &raw, &p).await;
+    let hits: u64 = cache.counters().snapshot().iter().map(|c| c.hits).sum();
+    assert!(hits > 0, "no hits over TLS");
+
+    // Without the client certificate Redis refuses the handshake: storage answers.
+    let yaml = format!(
+        "storage: {{inmemory: {{}}}}\nredis:\n  addr: 'localhost:{}'\n  readtimeout: 2s\n  tls:\n    rootcas: [{ca_file}]\n",
+        redis.port
+    );
+    let config = Config::from_yaml(&yaml, Vec::new()).unwrap().redis.unwrap();
+    let refused = redis_cache(&config, &fresh_namespace());
+    assert!(refused.check().await.is_err());
+    assert_correct(&CachedDriver::wrap(&raw, refused), &raw, &p).await;
 }
