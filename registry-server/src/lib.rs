@@ -4,6 +4,8 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod drivers;
+pub mod health;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod startup;

@@ -7,11 +7,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use registry_core::registry::{Registry, RegistrySettings};
+use registry_core::storage::Storage;
 
 use crate::auth::{AccessControl, Htpasswd, TokenAuth};
 use crate::config::{AuthConfig, Config, ConfigError};
+use crate::health::checks::{FileCheck, HttpCheck, StorageCheck, TcpCheck};
+use crate::health::{Health, HealthBuilder, Schedule};
+use crate::http::debug::DebugState;
 use crate::http::tls::TlsServer;
-use crate::http::{AppState, Stats, Urls};
+use crate::http::{AppState, Urls};
+use crate::metrics::Metrics;
 use crate::{drivers, logging};
 
 const CONFIG_ERROR: u8 = 2;
@@ -46,6 +51,7 @@ pub fn check(path: Option<&Path>) -> ExitCode {
                 config.http.addr,
                 access.describe()
             );
+            println!("{}", describe_operator_endpoints(&config));
             ExitCode::SUCCESS
         }
         Err(e) => config_failure(&e),
@@ -72,10 +78,108 @@ pub fn access_control(config: &Config) -> Result<AccessControl, ConfigError> {
     }
 }
 
-/// Everything the server needs, opened from a configuration.
+/// Where health and metrics can be read, for `check-config` and the startup log.
+pub fn describe_operator_endpoints(config: &Config) -> String {
+    let debug = &config.http.debug;
+    let listener = match debug.addr {
+        None => "debug listener: off".to_owned(),
+        Some(addr) => format!(
+            "debug listener on {addr}: /debug/health{}",
+            debug
+                .metrics_path
+                .as_deref()
+                .map(|p| format!(", metrics at {p}"))
+                .unwrap_or_default()
+        ),
+    };
+    let health = &config.health;
+    format!(
+        "{listener}; metrics on the main listener: {}; health checks: {}",
+        if debug.metrics_on_main { "on" } else { "off" },
+        if health.is_empty() {
+            "none".to_owned()
+        } else {
+            format!(
+                "storage {}, {} file, {} http, {} tcp",
+                if health.storage_driver.is_some() {
+                    "on"
+                } else {
+                    "off"
+                },
+                health.files.len(),
+                health.http.len(),
+                health.tcp.len()
+            )
+        }
+    )
+}
+
+/// The configured health checks, started on the current runtime. `storage` is the driver
+/// without the metrics layer: checks are not client traffic.
+fn start_health_checks(
+    config: &Config,
+    storage: &Storage,
+    metrics: &Arc<Metrics>,
+) -> Result<Health, ConfigError> {
+    let health = &config.health;
+    let mut checks = HealthBuilder::new(Arc::clone(metrics));
+    if let Some(schedule) = health.storage_driver {
+        checks.add(
+            Arc::new(StorageCheck {
+                storage: storage.clone(),
+            }),
+            schedule,
+        );
+    }
+    for file in &health.files {
+        let schedule = Schedule {
+            interval: file.interval,
+            threshold: 1,
+        };
+        checks.add(
+            Arc::new(FileCheck {
+                path: file.path.clone(),
+            }),
+            schedule,
+        );
+    }
+    for (i, http) in health.http.iter().enumerate() {
+        let check = HttpCheck::new(
+            http.uri.clone(),
+            http.headers.clone(),
+            http.status,
+            http.timeout,
+        )
+        .map_err(|m| ConfigError::new(format!("health.http[{i}]"), m))?;
+        checks.add(Arc::new(check), http.schedule);
+    }
+    for tcp in &health.tcp {
+        let check = TcpCheck {
+            addr: tcp.addr.clone(),
+            timeout: tcp.timeout,
+        };
+        checks.add(Arc::new(check), tcp.schedule);
+    }
+    Ok(checks.start())
+}
+
+/// What the debug listener serves for `state`.
+pub fn debug_state(config: &Config, state: &AppState) -> DebugState {
+    DebugState {
+        health: state.health.clone(),
+        metrics: Arc::clone(&state.metrics),
+        metrics_path: config.http.debug.metrics_path.clone(),
+    }
+}
+
+/// Everything the server needs, opened from a configuration. Starts the health checks, so
+/// it must run on a Tokio runtime.
 pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
     let access = access_control(config)?;
-    let storage = drivers::open(&config.storage).await?;
+    let unmetered = drivers::open(&config.storage).await?;
+    let metrics = Arc::new(Metrics::new());
+    let health = start_health_checks(config, &unmetered, &metrics)?;
+    let storage = Storage::new(metrics.meter_driver(Arc::clone(unmetered.driver())));
     let settings = RegistrySettings {
         delete_enabled: config.storage.delete_enabled,
         read_only: config.storage.read_only,
@@ -90,7 +194,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
             host: config.http.host.clone(),
             prefix: config.http.prefix.clone(),
         },
-        stats: Arc::new(Stats::default()),
+        metrics,
+        health,
+        metrics_on_main: config.http.debug.metrics_on_main,
         body_timeout: config.http.timeouts.body,
     })
 }
@@ -145,6 +251,35 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             version = env!("CARGO_PKG_VERSION"),
             "registry listening"
         );
+        let debug = match config.http.debug.addr {
+            None => None,
+            Some(addr) => {
+                let listener = match TcpListener::bind(addr) {
+                    Ok(listener) => listener,
+                    Err(e) => {
+                        eprintln!("registry: cannot listen on {addr} (http.debug.addr): {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                tracing::info!(
+                    addr = %listener.local_addr().map_or(addr, |a| a),
+                    metrics = config.http.debug.metrics_path.as_deref().unwrap_or("off"),
+                    "debug listener (/debug/health)"
+                );
+                match crate::http::debug::serve(debug_state(&config, &state), listener) {
+                    Ok(server) => Some(server),
+                    Err(e) => {
+                        eprintln!("registry: cannot start the debug listener: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+        };
+        let debug_handle = debug.map(|server| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
         let header_timeout = config.http.timeouts.header;
         let server = match tls {
             None => crate::http::serve(state, listener, Some(workers), header_timeout),
@@ -159,7 +294,11 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        match server.await {
+        let served = server.await;
+        if let Some(debug) = debug_handle {
+            debug.stop(true).await;
+        }
+        match served {
             Ok(()) => {
                 tracing::info!("registry stopped");
                 ExitCode::SUCCESS

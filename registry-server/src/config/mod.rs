@@ -6,6 +6,8 @@
 
 pub mod access;
 pub mod auth;
+pub mod debug;
+pub mod health;
 mod tls;
 mod tree;
 
@@ -18,6 +20,8 @@ use registry_core::storage::params::{scalar_bool, scalar_text};
 use serde_json::{Map, Value};
 
 pub use auth::AuthConfig;
+pub use debug::DebugConfig;
+pub use health::HealthConfig;
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
 
@@ -88,6 +92,8 @@ pub struct HttpConfig {
     pub timeouts: HttpTimeouts,
     /// `http.tls`: HTTPS when set.
     pub tls: Option<TlsConfig>,
+    /// `http.debug` (the operators' listener) and `http.metrics`.
+    pub debug: DebugConfig,
 }
 
 /// How long a client may take, so that idle and stalled clients cannot hold the server.
@@ -123,6 +129,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `access` (this registry's own section): the per-repository policy for htpasswd users.
     pub access: Option<crate::auth::Policy>,
+    /// `health`: the periodic checks.
+    pub health: HealthConfig,
     /// Keys present in the file that this registry ignores, for a startup warning.
     pub ignored_keys: Vec<String>,
 }
@@ -196,10 +204,13 @@ impl Config {
                 "workers",
                 "timeouts",
                 "tls",
+                "debug",
+                "metrics",
             ],
             &mut ignored,
         );
         let tls = tls::parse(&http, &mut ignored)?;
+        let debug = debug::read(&http, &mut ignored)?;
         let timeouts_section = http.section("timeouts")?;
         timeouts_section.collect_unknown(&["header", "body"], &mut ignored);
         let timeouts = Self::timeouts(&timeouts_section)?;
@@ -263,11 +274,13 @@ impl Config {
                 },
                 timeouts,
                 tls,
+                debug,
             },
             catalog_max_entries,
             max_manifest_bytes,
             auth,
             access,
+            health: health::read(&root, &mut ignored)?,
             ignored_keys: ignored,
         })
     }
