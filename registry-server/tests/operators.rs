@@ -273,14 +273,12 @@ async fn failing_storage_drains_the_instance_after_threshold_failures_and_recove
     repair_root(&root, &aside);
     registry.health_becomes(StatusCode::OK).await;
     assert_eq!(registry.version_check().await.0, StatusCode::OK);
-    // The checks are not client traffic: they are not counted as storage operations.
+    // The checks are not client traffic: they are not counted as storage operations (the
+    // version checks touched no storage either).
     let text = registry.metrics().await;
-    assert_eq!(
-        value(
-            &text,
-            "registry_storage_operations_total{driver=\"filesystem\",operation=\"stat\",outcome=\"error\"}"
-        ),
-        0.0
+    assert!(
+        !text.contains("registry_storage_operations_total{"),
+        "{text}"
     );
     registry.stop().await;
 }
@@ -472,9 +470,9 @@ async fn metrics_count_real_requests_by_route_template() {
 
     let blob_route = "route=\"/v2/{name}/blobs/{digest}\"";
     let text = registry
-        .metrics_with(&format!(
-            "registry_http_requests_total{{route=\"other\",method=\"GET\",status=\"404\"}} 1"
-        ))
+        .metrics_with(
+            "registry_http_requests_total{route=\"other\",method=\"GET\",status=\"404\"} 1",
+        )
         .await;
     let requests = |route: &str, method: &str, status: u16| {
         value(

@@ -2,10 +2,11 @@
 //! by driver, operation and outcome. Composed at startup around the opened driver, under any
 //! cache, so that what it counts is what reached the backend.
 //!
-//! Each operation's series are resolved once, when the wrapper is built: an operation costs
-//! two atomic additions and one histogram observation, with no lookup.
+//! Each operation's series are resolved on its first use and kept (so that the exposition
+//! shows only the operations that happened): afterwards an operation costs an atomic
+//! addition and one histogram observation, with no lookup.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -61,37 +62,30 @@ enum Op {
     Commit,
 }
 
-/// One operation's counters (by outcome) and latency histogram.
+/// One operation's counters (by outcome) and latency histogram, each resolved on first use.
+#[derive(Default)]
 struct OperationSeries {
-    outcomes: [Counter; 3],
-    duration: Histogram,
+    outcomes: [OnceLock<Counter>; 3],
+    duration: OnceLock<Histogram>,
 }
 
 /// The series of every operation of one driver.
 struct DriverSeries {
+    metrics: Arc<Metrics>,
+    driver: &'static str,
     operations: Vec<OperationSeries>,
 }
 
 impl DriverSeries {
-    fn new(metrics: &Metrics, driver: &'static str) -> Self {
-        let operations = OPERATIONS
-            .iter()
-            .map(|&operation| OperationSeries {
-                outcomes: OUTCOMES.map(|outcome| {
-                    metrics
-                        .storage_operations
-                        .get_or_create_owned(&StorageOpLabels {
-                            driver,
-                            operation,
-                            outcome,
-                        })
-                }),
-                duration: metrics
-                    .storage_duration
-                    .get_or_create_owned(&StorageLatencyLabels { driver, operation }),
-            })
-            .collect();
-        DriverSeries { operations }
+    fn new(metrics: &Arc<Metrics>, driver: &'static str) -> Self {
+        DriverSeries {
+            metrics: Arc::clone(metrics),
+            driver,
+            operations: OPERATIONS
+                .iter()
+                .map(|_| OperationSeries::default())
+                .collect(),
+        }
     }
 
     fn record<T>(&self, op: Op, started: Instant, result: &Result<T>) {
@@ -100,9 +94,30 @@ impl DriverSeries {
             Err(e) if e.is_not_found() => 1,
             Err(_) => 2,
         };
+        let operation = OPERATIONS[op as usize];
         let series = &self.operations[op as usize];
-        series.outcomes[outcome].inc();
-        series.duration.observe(started.elapsed().as_secs_f64());
+        series.outcomes[outcome]
+            .get_or_init(|| {
+                self.metrics
+                    .storage_operations
+                    .get_or_create_owned(&StorageOpLabels {
+                        driver: self.driver,
+                        operation,
+                        outcome: OUTCOMES[outcome],
+                    })
+            })
+            .inc();
+        series
+            .duration
+            .get_or_init(|| {
+                self.metrics
+                    .storage_duration
+                    .get_or_create_owned(&StorageLatencyLabels {
+                        driver: self.driver,
+                        operation,
+                    })
+            })
+            .observe(started.elapsed().as_secs_f64());
     }
 }
 
@@ -114,7 +129,7 @@ pub struct MeteredDriver {
 }
 
 impl MeteredDriver {
-    pub fn new(inner: Arc<dyn StorageDriver>, metrics: &Metrics) -> Self {
+    pub fn new(inner: Arc<dyn StorageDriver>, metrics: &Arc<Metrics>) -> Self {
         let series = Arc::new(DriverSeries::new(metrics, inner.name()));
         MeteredDriver { inner, series }
     }

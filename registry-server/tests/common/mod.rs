@@ -514,14 +514,10 @@ impl TestServer {
         digest
     }
 
-    /// The registry's counters from `/metrics`: (blob bytes served, redirects issued).
+    /// The registry's counters from the debug listener's `/metrics`: (blob bytes served,
+    /// redirects issued).
     pub async fn blob_counters(&self) -> (u64, u64) {
-        let text = self
-            .get("/metrics")
-            .await
-            .text()
-            .await
-            .expect("metrics body");
+        let text = self.metrics().await;
         let counter = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
