@@ -78,6 +78,26 @@ pub fn access_control(config: &Config) -> Result<AccessControl, ConfigError> {
     }
 }
 
+/// What happens to blob downloads, for the startup log: `storage.redirect` is on by default,
+/// but only some drivers can presign a URL; with the others the registry serves the bytes.
+fn describe_redirects(storage: &crate::config::StorageConfig) -> String {
+    use registry_core::registry::RedirectTarget;
+    let policy = &storage.redirect;
+    if !policy.enabled {
+        return "off".into();
+    }
+    let driver = storage.driver.as_str();
+    let presigns = matches!(driver, "s3" | "azure");
+    match &policy.target {
+        RedirectTarget::BaseUrl(base) => format!("to {base} (redirect middleware)"),
+        _ if !presigns => format!(
+            "off (the {driver} driver cannot presign URLs: the registry serves blobs itself)"
+        ),
+        RedirectTarget::PublicOrigin(origin) => format!("presigned URLs via {origin}"),
+        RedirectTarget::Presigned => "presigned URLs".into(),
+    }
+}
+
 /// Where health and metrics can be read, for `check-config` and the startup log.
 pub fn describe_operator_endpoints(config: &Config) -> String {
     let debug = &config.http.debug;
@@ -245,7 +265,7 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             driver = config.storage.driver.as_str(),
             delete = config.storage.delete_enabled,
             read_only = config.storage.read_only,
-            redirect = config.storage.redirect.enabled,
+            redirect = describe_redirects(&config.storage).as_str(),
             tls = tls.as_ref().map_or("off", TlsServer::mode),
             access_control = state.access.describe(),
             version = env!("CARGO_PKG_VERSION"),

@@ -4,6 +4,7 @@
 mod access;
 mod access_log;
 mod body;
+pub(crate) mod body_end;
 pub mod debug;
 mod dispatch;
 pub mod errors;

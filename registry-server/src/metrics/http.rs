@@ -9,17 +9,18 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actix_web::HttpMessage;
-use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use futures::StreamExt;
+
+use crate::http::body_end::BodyEnd;
 
 use super::{Metrics, RequestLabels, RouteLabels, RouteMethodLabels};
 
@@ -63,7 +64,7 @@ pub async fn measure(
     metrics: Arc<Metrics>,
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<MeteredBody>, actix_web::Error> {
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = method_label(req.method());
     metrics.in_flight.inc();
@@ -106,10 +107,8 @@ pub async fn measure(
         started,
     };
     match result {
-        Ok(response) => Ok(response.map_body(|_, body| MeteredBody {
-            inner: body.boxed(),
-            sent: 0,
-            recorder: Some(recorder),
+        Ok(response) => Ok(response.map_body(|_, body| {
+            BodyEnd::new(body.boxed(), None, move |sent| recorder.finish(sent))
         })),
         Err(e) => {
             recorder.finish(0);
@@ -149,50 +148,5 @@ impl Recorder {
                 .get_or_create(&RouteLabels { route: self.route })
                 .inc_by(sent);
         }
-    }
-}
-
-/// A response body that counts its bytes and records the request when it ends: when the
-/// server polled it to its end, or when it is dropped (a body the server never polls, such
-/// as a HEAD answer's, or a download the client abandoned).
-pub struct MeteredBody {
-    inner: BoxBody,
-    sent: u64,
-    recorder: Option<Recorder>,
-}
-
-impl MeteredBody {
-    fn finish(&mut self) {
-        if let Some(recorder) = self.recorder.take() {
-            recorder.finish(self.sent);
-        }
-    }
-}
-
-impl Drop for MeteredBody {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-impl MessageBody for MeteredBody {
-    type Error = Box<dyn std::error::Error>;
-
-    fn size(&self) -> BodySize {
-        self.inner.size()
-    }
-
-    fn poll_next(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_next(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(chunk))) => this.sent += chunk.len() as u64,
-            Poll::Ready(None) => this.finish(),
-            _ => {}
-        }
-        polled
     }
 }
