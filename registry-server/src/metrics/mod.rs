@@ -257,8 +257,8 @@ impl Metrics {
     }
 
     fn cache_counter(&self, family: &Family<CacheLabels, Counter>, cache: &str) -> Counter {
-        // The label is owned, so the common path (series exists) still allocates once; the
-        // cache engineer may keep the returned handle instead via `cache_counters`.
+        // The label is owned, so each call allocates once: a cache on a hot path keeps the
+        // handles from `cache_counters` instead.
         family.get_or_create_owned(&CacheLabels {
             cache: cache.to_owned(),
         })
