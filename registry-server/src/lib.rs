@@ -5,6 +5,8 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod drivers;
+pub mod health;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod startup;

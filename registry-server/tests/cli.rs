@@ -28,13 +28,13 @@ fn check_config_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let good = write_config(
         dir.path(),
-        "version: 0.1\nstorage:\n  inmemory: {}\nhttp:\n  addr: 127.0.0.1:5999\nhealth: {}\n",
+        "version: 0.1\nstorage:\n  inmemory: {}\nhttp:\n  addr: 127.0.0.1:5999\nnotifications: {}\n",
     );
     let output = registry().arg("check-config").arg(&good).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("ignored (not implemented here): health"),
+        stdout.contains("ignored (not implemented here): notifications"),
         "{stdout}"
     );
     assert!(
@@ -55,6 +55,18 @@ fn check_config_exit_codes() {
         (
             "http:\n  addr: :5000\n",
             "storage: no storage driver configured",
+        ),
+        (
+            "storage:\n  inmemory: {}\nhealth:\n  storagedriver:\n    enabled: true\n    threshold: many\n",
+            "health.storagedriver.threshold: ",
+        ),
+        (
+            "storage:\n  inmemory: {}\nhealth:\n  tcp:\n    - addr: redis\n",
+            "health.tcp[0].addr: ",
+        ),
+        (
+            "storage:\n  inmemory: {}\nhttp:\n  debug:\n    addr: nowhere\n",
+            "http.debug.addr: ",
         ),
     ];
     let bad_dir = tempfile::tempdir().unwrap();

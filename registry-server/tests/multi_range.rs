@@ -204,7 +204,7 @@ async fn head_advertises_ranges(driver: Driver) {
 
 /// `registry_blob_multirange_{requests,ranges,bytes}_total`.
 async fn multi_range_counters(s: &TestServer) -> [u64; 3] {
-    let text = s.get("/metrics").await.text().await.expect("metrics");
+    let text = s.metrics().await;
     let counter = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())

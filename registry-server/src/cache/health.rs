@@ -2,7 +2,9 @@
 //! metrics read.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use prometheus_client::metrics::counter::Counter;
 use std::time::{Duration, Instant};
 
 use super::keys::Kind;
@@ -97,8 +99,8 @@ impl Health {
 
 #[derive(Default)]
 struct HitMiss {
-    hits: AtomicU64,
-    misses: AtomicU64,
+    hits: Counter,
+    misses: Counter,
 }
 
 /// Hits and misses by cache name (`blobdescriptor`, `repositorymembership`,
@@ -119,6 +121,20 @@ pub struct CacheCount {
 }
 
 impl CacheCounters {
+    /// Counters that are the `registry_cache_hits_total` / `registry_cache_misses_total`
+    /// series of `metrics`, by cache name.
+    pub fn registered(metrics: &crate::metrics::Metrics) -> Self {
+        let pair = |kind: Kind| {
+            let (hits, misses) = metrics.cache_counters(kind.name());
+            HitMiss { hits, misses }
+        };
+        CacheCounters {
+            blob: pair(Kind::BlobStat),
+            link: pair(Kind::Link),
+            body: pair(Kind::Body),
+        }
+    }
+
     fn of(&self, kind: Kind) -> &HitMiss {
         match kind {
             Kind::BlobStat => &self.blob,
@@ -128,11 +144,11 @@ impl CacheCounters {
     }
 
     pub(crate) fn hit(&self, kind: Kind) {
-        self.of(kind).hits.fetch_add(1, Ordering::Relaxed);
+        self.of(kind).hits.inc();
     }
 
     pub(crate) fn miss(&self, kind: Kind) {
-        self.of(kind).misses.fetch_add(1, Ordering::Relaxed);
+        self.of(kind).misses.inc();
     }
 
     pub fn snapshot(&self) -> Vec<CacheCount> {
@@ -140,8 +156,8 @@ impl CacheCounters {
             .into_iter()
             .map(|kind| CacheCount {
                 name: kind.name(),
-                hits: self.of(kind).hits.load(Ordering::Relaxed),
-                misses: self.of(kind).misses.load(Ordering::Relaxed),
+                hits: self.of(kind).hits.get(),
+                misses: self.of(kind).misses.get(),
             })
             .collect()
     }

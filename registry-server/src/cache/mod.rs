@@ -88,11 +88,20 @@ pub struct DescriptorCache {
 impl DescriptorCache {
     /// A cache over `store`, for the storage location `namespace` names.
     pub fn new(store: Arc<dyn CacheStore>, namespace: String) -> Arc<Self> {
+        Self::counted(store, namespace, CacheCounters::default())
+    }
+
+    /// Like [`DescriptorCache::new`], counting hits and misses in `counters`.
+    pub fn counted(
+        store: Arc<dyn CacheStore>,
+        namespace: String,
+        counters: CacheCounters,
+    ) -> Arc<Self> {
         Arc::new(DescriptorCache {
             namespace,
             health: health::Health::new(store.name()),
             store,
-            counters: CacheCounters::default(),
+            counters,
         })
     }
 
@@ -101,12 +110,17 @@ impl DescriptorCache {
     pub fn open(
         config: &CacheConfig,
         storage: &StorageConfig,
+        metrics: &crate::metrics::Metrics,
     ) -> Result<Arc<Self>, crate::config::ConfigError> {
         let store: Arc<dyn CacheStore> = match config {
             CacheConfig::InMemory { entries } => Arc::new(memory::MemoryStore::new(*entries)),
             CacheConfig::Redis(redis) => Arc::new(redis_store::RedisStore::open(redis)?),
         };
-        Ok(Self::new(store, namespace_of(storage)))
+        Ok(Self::counted(
+            store,
+            namespace_of(storage),
+            CacheCounters::registered(metrics),
+        ))
     }
 
     /// `inmemory` or `redis`.

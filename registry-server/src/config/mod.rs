@@ -8,6 +8,8 @@ pub mod access;
 pub mod auth;
 pub mod cache;
 pub mod redis;
+pub mod debug;
+pub mod health;
 mod tls;
 mod tree;
 
@@ -22,6 +24,8 @@ use serde_json::{Map, Value};
 pub use auth::AuthConfig;
 pub use cache::CacheConfig;
 pub use redis::{RedisConfig, RedisTls};
+pub use debug::DebugConfig;
+pub use health::HealthConfig;
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
 
@@ -92,6 +96,8 @@ pub struct HttpConfig {
     pub timeouts: HttpTimeouts,
     /// `http.tls`: HTTPS when set.
     pub tls: Option<TlsConfig>,
+    /// `http.debug` (the operators' listener) and `http.metrics`.
+    pub debug: DebugConfig,
 }
 
 /// How long a client may take, so that idle and stalled clients cannot hold the server.
@@ -131,6 +137,8 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     /// `storage.cache`: the blob-descriptor cache, when configured.
     pub cache: Option<CacheConfig>,
+    /// `health`: the periodic checks.
+    pub health: HealthConfig,
     /// Keys present in the file that this registry ignores, for a startup warning.
     pub ignored_keys: Vec<String>,
 }
@@ -204,10 +212,13 @@ impl Config {
                 "workers",
                 "timeouts",
                 "tls",
+                "debug",
+                "metrics",
             ],
             &mut ignored,
         );
         let tls = tls::parse(&http, &mut ignored)?;
+        let debug = debug::read(&http, &mut ignored)?;
         let timeouts_section = http.section("timeouts")?;
         timeouts_section.collect_unknown(&["header", "body"], &mut ignored);
         let timeouts = Self::timeouts(&timeouts_section)?;
@@ -273,6 +284,7 @@ impl Config {
                 },
                 timeouts,
                 tls,
+                debug,
             },
             catalog_max_entries,
             max_manifest_bytes,
@@ -280,6 +292,7 @@ impl Config {
             access,
             redis,
             cache,
+            health: health::read(&root, &mut ignored)?,
             ignored_keys: ignored,
         })
     }

@@ -76,7 +76,14 @@ health:
         Some("https://registry.example.com")
     );
     assert_eq!(config.http.prefix, "/mirror");
-    assert_eq!(config.ignored_keys, vec!["health".to_owned()]);
+    assert!(config.ignored_keys.is_empty(), "{:?}", config.ignored_keys);
+    assert_eq!(
+        config.health.storage_driver,
+        Some(crate::health::Schedule {
+            interval: Duration::from_secs(10),
+            threshold: 1
+        })
+    );
 }
 
 #[test]

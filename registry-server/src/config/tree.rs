@@ -18,6 +18,7 @@ pub(super) const SECTIONS: &[&str] = &[
     "auth",
     "access",
     "redis",
+    "health",
 ];
 
 /// Keys under `storage` that configure the registry, not a driver.

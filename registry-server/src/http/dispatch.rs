@@ -8,6 +8,7 @@ use super::access::authorize;
 use super::errors::{ApiError, ApiResult};
 use super::handlers::{base, blobs, catalog, manifests, referrers, tags, uploads};
 use super::routes::{Route, RouteError, recognise};
+use crate::metrics::http::set_route;
 
 pub async fn dispatch(
     req: HttpRequest,
@@ -17,10 +18,20 @@ pub async fn dispatch(
     let Some(path) = req.path().strip_prefix(state.urls.prefix.as_str()) else {
         return Err(ApiError::NoEndpoint);
     };
-    if path == "/metrics" && req.method() == Method::GET {
+    if state.metrics_on_main && path == "/metrics" && req.method() == Method::GET {
+        set_route(&req, "/metrics");
         return Ok(base::metrics(&state));
     }
-    let route = recognise(path).map_err(|e| match e {
+    let recognised = recognise(path);
+    if let Ok(route) = &recognised {
+        set_route(&req, route.template());
+    }
+    // As in the reference, an unhealthy instance refuses everything, so that load balancers
+    // (which probe `/v2/`) drain it.
+    if !state.health.is_healthy() {
+        return Err(ApiError::Unavailable);
+    }
+    let route = recognised.map_err(|e| match e {
         RouteError::NoEndpoint => ApiError::NoEndpoint,
         RouteError::Name(e) => ApiError::Registry(e),
     })?;

@@ -26,6 +26,9 @@ pub enum ApiError {
         /// The `Allow` header: the endpoint's methods.
         allow: &'static str,
     },
+    /// A health check fails: the instance is to be taken out of rotation.
+    #[error("health check failed: please see /debug/health")]
+    Unavailable,
     #[error("{}", if .0.denied { "requested access to the resource is denied" } else { "authentication required" })]
     Auth(Refusal),
 }
@@ -66,6 +69,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
             ApiError::Auth(refusal) if refusal.denied => (StatusCode::FORBIDDEN, "DENIED"),
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
         }
     }
 
@@ -87,6 +91,7 @@ impl ApiError {
             "PAGINATION_NUMBER_INVALID" => "invalid number of results requested",
             "UNAUTHORIZED" => "authentication required",
             "DENIED" => "requested access to the resource is denied",
+            "UNAVAILABLE" => "service unavailable",
             _ => "unknown error",
         }
     }

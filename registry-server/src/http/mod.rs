@@ -4,6 +4,8 @@
 mod access;
 mod access_log;
 mod body;
+pub(crate) mod body_end;
+pub mod debug;
 mod dispatch;
 pub mod errors;
 mod handlers;
@@ -11,7 +13,6 @@ mod headers;
 mod multipart;
 mod percent;
 pub mod routes;
-mod stats;
 pub mod tls;
 
 use std::net::TcpListener;
@@ -20,8 +21,6 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 use registry_core::registry::Registry;
-
-pub use stats::Stats;
 
 /// Sent on every response, as the Docker Registry v2 protocol requires.
 pub const API_VERSION: (&str, &str) = ("Docker-Distribution-API-Version", "registry/2.0");
@@ -32,7 +31,12 @@ pub struct AppState {
     /// Who may do what (`auth`, `access`).
     pub access: crate::auth::AccessControl,
     pub urls: Urls,
-    pub stats: Arc<Stats>,
+    /// The Prometheus metrics of this server.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The health checks' verdict: every request answers 503 while a check fails.
+    pub health: crate::health::Health,
+    /// `http.metrics.enabled`: `/metrics` on this listener too.
+    pub metrics_on_main: bool,
     /// `http.timeouts.body`: the longest pause in a request body.
     pub body_timeout: std::time::Duration,
     /// `storage.cache`: the blob-descriptor cache (its health probe and hit/miss counts).
@@ -89,12 +93,17 @@ fn start(
     header_timeout: std::time::Duration,
     tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<Server> {
+    let metrics = Arc::clone(&state.metrics);
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
+        let metrics = Arc::clone(&metrics);
         App::new()
             .app_data(state.clone())
             .wrap(middleware::DefaultHeaders::new().add(API_VERSION))
             .wrap(middleware::from_fn(access_log::log_request))
+            .wrap(middleware::from_fn(move |req, next| {
+                crate::metrics::http::measure(Arc::clone(&metrics), req, next)
+            }))
             .default_service(web::to(dispatch::dispatch))
     })
     .shutdown_timeout(30)

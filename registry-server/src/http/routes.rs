@@ -34,6 +34,23 @@ pub enum Route {
     Referrers(RepositoryName, String),
 }
 
+impl Route {
+    /// The endpoint's URL template, as a metrics label: never the raw path, whose names and
+    /// digests would make a series each.
+    pub fn template(&self) -> &'static str {
+        match self {
+            Route::Base => "/v2/",
+            Route::Catalog => "/v2/_catalog",
+            Route::Tags(_) => "/v2/{name}/tags/list",
+            Route::Manifest(_, _) => "/v2/{name}/manifests/{reference}",
+            Route::Blob(_, _) => "/v2/{name}/blobs/{digest}",
+            Route::UploadStart(_) => "/v2/{name}/blobs/uploads/",
+            Route::Upload(_, _) => "/v2/{name}/blobs/uploads/{uuid}",
+            Route::Referrers(_, _) => "/v2/{name}/referrers/{digest}",
+        }
+    }
+}
+
 /// A path that is no endpoint of the API.
 #[derive(Debug)]
 pub enum RouteError {

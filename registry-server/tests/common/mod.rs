@@ -253,6 +253,8 @@ enum Backing {
 pub struct TestServer {
     pub driver: Driver,
     base: String,
+    /// The debug listener's base URL (`/debug/health`, `/metrics`).
+    pub debug_base: String,
     client: reqwest::Client,
     registry: Registry,
     backing: Backing,
@@ -278,7 +280,10 @@ fn config_yaml(storage: &str, options: &Options) -> String {
     if let Some(max) = options.catalog_max_entries {
         yaml.push_str(&format!("catalog:\n  maxentries: {max}\n"));
     }
-    yaml.push_str("http:\n  addr: 127.0.0.1:0\n");
+    // Every server has its debug listener, where the tests read its metrics.
+    yaml.push_str(
+        "http:\n  addr: 127.0.0.1:0\n  debug:\n    addr: 127.0.0.1:0\n    prometheus:\n      enabled: true\n",
+    );
     if let Some(prefix) = &options.prefix {
         yaml.push_str(&format!("  prefix: {prefix}\n"));
     }
@@ -348,6 +353,10 @@ impl TestServer {
         let config = Config::from_yaml(&yaml, Vec::new()).expect("test configuration");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("loopback port");
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let debug_listener =
+            std::net::TcpListener::bind(config.http.debug.addr.expect("debug listener"))
+                .expect("loopback port");
+        let debug_base = format!("http://{}", debug_listener.local_addr().unwrap());
 
         let shared_memory = match &backing {
             Some(Backing::InMemory(storage)) => Some(storage.clone()),
@@ -365,6 +374,11 @@ impl TestServer {
                     state.registry = Registry::new(storage, settings);
                 }
                 let registry = state.registry.clone();
+                let debug =
+                    http::debug::serve(startup::debug_state(&config, &state), debug_listener)
+                        .expect("debug listener");
+                let debug_handle = debug.handle();
+                actix_web::rt::spawn(debug);
                 let header_timeout = config.http.timeouts.header;
                 let server =
                     http::serve(state, listener, Some(1), header_timeout).expect("HTTP server");
@@ -372,6 +386,7 @@ impl TestServer {
                 if let Err(e) = server.await {
                     eprintln!("test server stopped with an error: {e}");
                 }
+                debug_handle.stop(false).await;
             })
         });
         let (handle, registry) = ready_rx.recv().expect("server started");
@@ -384,6 +399,7 @@ impl TestServer {
         TestServer {
             driver,
             base,
+            debug_base,
             client,
             registry,
             backing,
@@ -457,6 +473,14 @@ impl TestServer {
         self.send(self.request(Method::GET, path)).await
     }
 
+    /// The server's metrics, from its debug listener.
+    pub async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.debug_base);
+        let response = self.client.get(&url).send().await.expect("metrics");
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        response.text().await.expect("metrics text")
+    }
+
     pub async fn head(&self, path: &str) -> Response {
         self.send(self.request(Method::HEAD, path)).await
     }
@@ -490,14 +514,10 @@ impl TestServer {
         digest
     }
 
-    /// The registry's counters from `/metrics`: (blob bytes served, redirects issued).
+    /// The registry's counters from the debug listener's `/metrics`: (blob bytes served,
+    /// redirects issued).
     pub async fn blob_counters(&self) -> (u64, u64) {
-        let text = self
-            .get("/metrics")
-            .await
-            .text()
-            .await
-            .expect("metrics body");
+        let text = self.metrics().await;
         let counter = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())

@@ -2,7 +2,7 @@
 //! against 200 single-range GETs (one after the other, and 8 at a time), on the filesystem
 //! and on the S3 emulator with redirects on (single ranges then go to presigned URLs, the
 //! multi-range GET is served by the registry). Reported as time and bytes moved: the bytes the
-//! client received and the blob bytes that went through the registry (from `/metrics`).
+//! client received and the blob bytes that went through the registry (from the debug listener's `/metrics`).
 //!
 //! Run alone with `cargo xtask bench --only ranges`; writes docs/BENCHMARKS-ranges.md.
 
@@ -85,14 +85,23 @@ pub fn run(options: &Options, binary: &Path, work: &Path) -> Result<Vec<Row>> {
         // Redirects on (the default); the filesystem driver cannot presign and streams.
         let redirect = "  redirect:\n    expiry: 5m\n";
         let registry = start_ours(binary, &dir, &storage, redirect)?;
-        rows.extend(runtime.block_on(measure(options, &registry.host, backend.name()))?);
+        let debug = registry
+            .debug_host
+            .clone()
+            .ok_or("the registry has no debug listener")?;
+        rows.extend(runtime.block_on(measure(options, &registry.host, &debug, backend.name()))?);
         drop(registry);
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(rows)
 }
 
-async fn measure(options: &Options, host: &str, backend: &'static str) -> Result<Vec<Row>> {
+async fn measure(
+    options: &Options,
+    host: &str,
+    debug: &str,
+    backend: &'static str,
+) -> Result<Vec<Row>> {
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(64)
@@ -124,9 +133,9 @@ async fn measure(options: &Options, host: &str, backend: &'static str) -> Result
         let mut times = Vec::new();
         let mut last = None;
         for _ in 0..options.rounds {
-            let before = served(&client, host).await?;
+            let before = served(&client, debug).await?;
             let figures = read().await?;
-            let through = served(&client, host).await? - before;
+            let through = served(&client, debug).await? - before;
             times.push(figures.elapsed.as_secs_f64() * 1000.0);
             last = Some((figures, through));
         }
@@ -143,10 +152,10 @@ async fn measure(options: &Options, host: &str, backend: &'static str) -> Result
     Ok(rows)
 }
 
-/// `registry_blob_bytes_served_total`.
-async fn served(client: &Client, host: &str) -> Result<u64> {
+/// `registry_blob_bytes_served_total`, from the debug listener at `debug`.
+async fn served(client: &Client, debug: &str) -> Result<u64> {
     let text = client
-        .get(format!("http://{host}/metrics"))
+        .get(format!("http://{debug}/metrics"))
         .send()
         .await
         .map_err(|e| e.to_string())?

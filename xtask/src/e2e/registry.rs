@@ -63,6 +63,8 @@ impl Backend {
 pub struct RunningRegistry {
     service: Service,
     pub host: String,
+    /// The debug listener (`/debug/health`, `/metrics`), where one was configured.
+    pub debug_host: Option<String>,
 }
 
 impl RunningRegistry {
@@ -120,9 +122,10 @@ pub fn start_ours_with_env(
 ) -> Result<RunningRegistry> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let port = free_port()?;
+    let debug_port = free_port()?;
     let config = dir.join("config.yml");
     let yaml = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n{storage}  delete:\n    enabled: true\n{extra}http:\n  addr: 127.0.0.1:{port}\n"
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n{storage}  delete:\n    enabled: true\n{extra}http:\n  addr: 127.0.0.1:{port}\n  debug:\n    addr: 127.0.0.1:{debug_port}\n    prometheus:\n      enabled: true\n"
     );
     std::fs::write(&config, yaml).map_err(|e| e.to_string())?;
     let log = std::fs::File::create(dir.join("registry.log")).map_err(|e| e.to_string())?;
@@ -140,6 +143,7 @@ pub fn start_ours_with_env(
     Ok(RunningRegistry {
         service,
         host: format!("127.0.0.1:{port}"),
+        debug_host: Some(format!("127.0.0.1:{debug_port}")),
     })
 }
 
@@ -189,6 +193,7 @@ pub fn start_reference_on(
     Ok(RunningRegistry {
         service,
         host: format!("127.0.0.1:{port}"),
+        debug_host: None,
     })
 }
 
@@ -239,5 +244,6 @@ pub fn start_with_config(
     Ok(RunningRegistry {
         service,
         host: format!("127.0.0.1:{port}"),
+        debug_host: None,
     })
 }

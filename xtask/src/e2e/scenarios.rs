@@ -339,7 +339,11 @@ fn served_media_type(registry: &RunningRegistry, repo: &str, reference: &str) ->
 
 /// The registry's counters: (blob bytes it served itself, blob downloads it redirected).
 fn counters(registry: &RunningRegistry) -> Result<(u64, u64)> {
-    let url = format!("http://{}/metrics", registry.host);
+    let debug = registry
+        .debug_host
+        .as_deref()
+        .ok_or("the registry has no debug listener")?;
+    let url = format!("http://{debug}/metrics");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

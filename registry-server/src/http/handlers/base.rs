@@ -10,9 +10,9 @@ pub fn version_check() -> HttpResponse {
         .body("{}")
 }
 
-/// `GET /metrics`: the registry's counters.
+/// `GET /metrics` (with `http.metrics.enabled`): the registry's metrics.
 pub fn metrics(state: &AppState) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4"))
-        .body(state.stats.render())
+        .insert_header((header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE))
+        .body(state.metrics.render())
 }

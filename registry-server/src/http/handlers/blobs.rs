@@ -39,7 +39,7 @@ pub async fn get(
         .blob_redirect(repo, &digest, method, ranges)
         .await?
     {
-        state.stats.add_redirect();
+        state.metrics.add_redirect();
         return Ok(HttpResponse::TemporaryRedirect()
             .insert_header((header::LOCATION, url))
             .insert_header((DOCKER_CONTENT_DIGEST, digest.as_str()))
@@ -82,7 +82,7 @@ pub async fn get(
         BlobRead::Multi(parts) => return Ok(multi_range(response, state, parts)),
     };
     let length = content.length();
-    let stats = Arc::clone(&state.stats);
+    let stats = Arc::clone(&state.metrics);
     let counted = content.stream.map(move |chunk| {
         if let Ok(bytes) = &chunk {
             stats.add_blob_bytes(bytes.len() as u64);
@@ -98,13 +98,13 @@ fn multi_range(
     state: &AppState,
     parts: BlobParts,
 ) -> HttpResponse {
-    state.stats.add_multi_range(parts.parts.len());
+    state.metrics.add_multi_range(parts.parts.len());
     let framing = Framing::new(BLOB_TYPE, parts.size);
     let length = framing.body_length(&parts.parts);
     response
         .status(StatusCode::PARTIAL_CONTENT)
         .insert_header((header::CONTENT_TYPE, framing.content_type()));
-    let stats = Arc::clone(&state.stats);
+    let stats = Arc::clone(&state.metrics);
     let body = framing.body(parts, move |n| stats.add_multi_range_bytes(n));
     response.body(SizedStream::new(length, Box::pin(body)))
 }

@@ -68,9 +68,12 @@ pub async fn start(
             .registry
             .upload_monolithic(repo, &digest, body)
             .await?;
+        state.metrics.upload_started();
+        state.metrics.upload_completed();
         return Ok(created(state, repo, &digest));
     }
     let status = state.registry.start_upload(repo).await?;
+    state.metrics.upload_started();
     Ok(in_progress(HttpResponse::Accepted(), state, repo, &status))
 }
 
@@ -169,7 +172,10 @@ pub async fn complete(
         .complete_upload(repo, id, &digest, start, body)
         .await
     {
-        Ok(_) => Ok(created(state, repo, &digest)),
+        Ok(_) => {
+            state.metrics.upload_completed();
+            Ok(created(state, repo, &digest))
+        }
         Err(refusal) => out_of_order(state, repo, id, refusal),
     }
 }
@@ -177,5 +183,6 @@ pub async fn complete(
 /// `DELETE /v2/<name>/blobs/uploads/<id>`
 pub async fn cancel(state: &AppState, repo: &RepositoryName, id: &str) -> ApiResult {
     state.registry.cancel_upload(repo, id).await?;
+    state.metrics.upload_cancelled();
     Ok(HttpResponse::NoContent().finish())
 }
