@@ -8,6 +8,7 @@ pub mod access;
 pub mod auth;
 mod tls;
 mod tree;
+pub mod uploadpurging;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -19,6 +20,7 @@ use serde_json::{Map, Value};
 
 pub use auth::AuthConfig;
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
+pub use uploadpurging::UploadPurging;
 use tree::STORAGE_SETTINGS;
 
 use registry_core::registry::{MultiRange, RedirectPolicy, RedirectTarget, parse_origin};
@@ -68,6 +70,8 @@ pub struct StorageConfig {
     /// `storage.redirect.disable` (inverted), `.expiry` (default 20m), `.publicurl`, or the
     /// reference's `redirect` storage middleware.
     pub redirect: RedirectPolicy,
+    /// `storage.maintenance.uploadpurging`.
+    pub upload_purging: UploadPurging,
 }
 
 #[derive(Debug, Clone)]
@@ -339,6 +343,7 @@ impl Config {
         let maintenance = storage.section("maintenance")?;
         maintenance.collect_unknown(&["readonly", "uploadpurging"], ignored);
         let readonly = maintenance.section("readonly")?;
+        let upload_purging = uploadpurging::read(&maintenance, ignored)?;
         let redirect = storage.section("redirect")?;
         let expiry = match redirect.string("expiry")? {
             None => RedirectPolicy::DEFAULT_EXPIRY,
@@ -361,6 +366,7 @@ impl Config {
             driver,
             delete_enabled: delete.bool("enabled", false)?,
             read_only: readonly.bool("enabled", false)?,
+            upload_purging,
             redirect: RedirectPolicy {
                 enabled: !redirect.bool("disable", false)?,
                 expiry,
