@@ -145,6 +145,11 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             version = env!("CARGO_PKG_VERSION"),
             "registry listening"
         );
+        crate::upload_purger::start(
+            state.registry.storage().clone(),
+            config.storage.upload_purging,
+            config.storage.read_only,
+        );
         let header_timeout = config.http.timeouts.header;
         let server = match tls {
             None => crate::http::serve(state, listener, Some(workers), header_timeout),

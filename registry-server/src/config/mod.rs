@@ -20,8 +20,8 @@ use serde_json::{Map, Value};
 
 pub use auth::AuthConfig;
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
-pub use uploadpurging::UploadPurging;
 use tree::STORAGE_SETTINGS;
+pub use uploadpurging::UploadPurging;
 
 use registry_core::registry::{MultiRange, RedirectPolicy, RedirectTarget, parse_origin};
 

@@ -125,9 +125,8 @@ mod tests {
     use crate::config::Config;
 
     fn purging(yaml_section: &str) -> Result<UploadPurging, ConfigError> {
-        let yaml = format!(
-            "storage:\n  inmemory:\n  maintenance:\n    uploadpurging:\n{yaml_section}"
-        );
+        let yaml =
+            format!("storage:\n  inmemory:\n  maintenance:\n    uploadpurging:\n{yaml_section}");
         Config::from_yaml(&yaml, Vec::new()).map(|c| c.storage.upload_purging)
     }
 
@@ -138,7 +137,10 @@ mod tests {
         assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_go_duration("1.5h"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_go_duration("90m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("+2s500ms"), Ok(Duration::from_millis(2500)));
+        assert_eq!(
+            parse_go_duration("+2s500ms"),
+            Ok(Duration::from_millis(2500))
+        );
         assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
         assert_eq!(parse_go_duration("3µs"), Ok(Duration::from_micros(3)));
         for bad in ["", "h", "10", "1d", "1.2.3h", "1h x", "-1h", "99999999999h"] {
