@@ -41,6 +41,13 @@ pub fn check(path: Option<&Path>) -> ExitCode {
                 }
             }
             println!(
+                "upload purging: {}",
+                crate::upload_purger::describe(
+                    &config.storage.upload_purging,
+                    config.storage.read_only
+                )
+            );
+            println!(
                 "ok: {} storage, listening on {}, access control: {}",
                 config.storage.driver,
                 config.http.addr,

@@ -54,6 +54,22 @@ pub fn start(
     }))
 }
 
+/// What the purger will do, in one line for `registry check-config`.
+pub fn describe(settings: &UploadPurging, read_only: bool) -> String {
+    if !settings.enabled {
+        return "off".to_owned();
+    }
+    if read_only {
+        return "off (read-only)".to_owned();
+    }
+    format!(
+        "every {}, uploads idle for {}{}",
+        humantime::format_duration(settings.interval),
+        humantime::format_duration(settings.age),
+        if settings.dry_run { " (dry run)" } else { "" }
+    )
+}
+
 /// One purge run over the registry's repositories, logged.
 pub async fn run_once(storage: &Storage, settings: UploadPurging) -> PurgeReport {
     let older_than = SystemTime::now()
@@ -92,6 +108,20 @@ fn jitter(interval: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions() {
+        let mut settings = UploadPurging::default();
+        assert_eq!(
+            describe(&settings, false),
+            "every 1day, uploads idle for 7days"
+        );
+        assert_eq!(describe(&settings, true), "off (read-only)");
+        settings.dry_run = true;
+        assert!(describe(&settings, false).ends_with(" (dry run)"));
+        settings.enabled = false;
+        assert_eq!(describe(&settings, false), "off");
+    }
 
     #[test]
     fn jitter_stays_below_the_hour_and_the_interval() {
