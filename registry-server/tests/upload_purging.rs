@@ -61,6 +61,8 @@ async fn start(dir: &Path, maintenance: &str) -> Running {
     let child = Command::new(env!("CARGO_BIN_EXE_registry"))
         .arg("serve")
         .arg(&config)
+        // The log is what these cases read: the config's level decides, not the caller's.
+        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()

@@ -127,9 +127,11 @@ pub trait StorageDriver: Send + Sync + 'static {
     }
 
     /// The writers' state at or below `path` that the backend keeps outside the visible
-    /// objects and that `delete` of that path would not remove: writers that were neither
-    /// committed nor cancelled because their process died. It includes writers still running;
-    /// the caller decides by `started`, and by what it knows of the paths, which are abandoned.
+    /// objects: at least what `delete` of that path would not remove, the state of writers
+    /// that were neither committed, closed nor cancelled because their process died (it may
+    /// also list closed writers' progress, which `delete` removes). It includes writers still
+    /// running; the caller decides by `started`, and by what it knows of the paths, which are
+    /// abandoned.
     /// A backend that cannot enumerate such state (an S3-compatible service without
     /// ListMultipartUploads) reports what it can. The default, for drivers whose writers leave
     /// nothing outside the paths that `delete` removes, is none.
