@@ -25,6 +25,9 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) struct Container {
     client: ContainerClient,
     pub(crate) signer: SasSigner,
+    /// The pooled HTTP client the SDK uses, for the one request it cannot make (a listing
+    /// that includes uncommitted blobs; see [`crate::pending`]).
+    pub(crate) http: reqwest::Client,
 }
 
 impl Container {
@@ -40,18 +43,20 @@ impl Container {
                 StorageCredentials::token_credential(credential)
             }
         };
+        let http = http_client()?;
         let location = CloudLocation::Custom {
             account: config.account_name.clone(),
             uri: config.service_url.as_str().trim_end_matches('/').to_owned(),
         };
         let service = ClientBuilder::with_location(location, credentials)
-            .transport(TransportOptions::new(Arc::new(http_client()?)))
+            .transport(TransportOptions::new(Arc::new(http.clone())))
             .retry(retry_options(config.max_retries))
             .blob_service_client();
         let signer = SasSigner::new(config, service.clone());
         Ok(Container {
             client: service.container_client(config.container.clone()),
             signer,
+            http,
         })
     }
 

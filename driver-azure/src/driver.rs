@@ -8,8 +8,8 @@ use azure_core::StatusCode;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use registry_core::storage::{
-    ByteStream, FileInfo, FileWriter, RedirectMethod, Result, StorageDriver, StorageError,
-    StoragePath, WalkFn,
+    ByteStream, FileInfo, FileWriter, PendingWrite, RedirectMethod, Result, StorageDriver,
+    StorageError, StoragePath, WalkFn,
 };
 
 use crate::client::Container;
@@ -286,6 +286,14 @@ impl StorageDriver for AzureDriver {
             .await
             .map_err(|e| backend("signing a URL for", path, e))?;
         Ok(Some(url.to_string()))
+    }
+
+    async fn pending_writes(&self, path: &StoragePath) -> Result<Vec<PendingWrite>> {
+        crate::pending::pending_writes(&self.shared, path).await
+    }
+
+    async fn remove_pending_write(&self, write: &PendingWrite) -> Result<()> {
+        crate::pending::remove(&self.shared, write).await
     }
 
     async fn walk(

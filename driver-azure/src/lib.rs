@@ -21,6 +21,7 @@ mod driver;
 mod error;
 mod listing;
 mod names;
+mod pending;
 mod reader;
 mod sas;
 mod walk;

@@ -60,6 +60,13 @@ impl BlobNames {
         format!("{}{UPLOAD_INFIX}", self.blob(path))
     }
 
+    /// The storage path a staging blob's upload is for; `None` for any other name.
+    pub(crate) fn upload_target(&self, name: &str) -> Option<StoragePath> {
+        let (blob, writer) = name.rsplit_once(UPLOAD_INFIX)?;
+        Uuid::try_parse(writer).ok()?;
+        self.path_of(blob)
+    }
+
     /// The staging blob of the upload by writer `id` to `path`.
     pub(crate) fn upload(&self, path: &StoragePath, id: Uuid) -> String {
         format!("{}{}", self.upload_prefix(path), id.simple())
@@ -101,6 +108,9 @@ mod tests {
         let upload = names.upload(&path("/a/data"), id);
         assert!(upload.starts_with(&names.upload_prefix(&path("/a/data"))));
         assert!(upload.starts_with("a/data~upload-"));
+        assert_eq!(names.upload_target(&upload), Some(path("/a/data")));
+        assert_eq!(names.upload_target("a/data"), None);
+        assert_eq!(names.upload_target("a/data~upload-nonsense"), None);
         assert_eq!(names.path_of(&upload), None);
         assert_eq!(names.path_of("a/with space"), None);
         assert_eq!(names.path_of("a//b"), None);

@@ -13,7 +13,7 @@ use azure_storage::shared_access_signature::SasProtocol;
 use azure_storage::shared_access_signature::service_sas::{
     BlobSasPermissions, BlobSharedAccessSignature, BlobSignedResource, SasKey, UserDeligationKey,
 };
-use azure_storage_blobs::prelude::{BlobClient, BlobServiceClient};
+use azure_storage_blobs::prelude::{BlobClient, BlobServiceClient, ContainerClient};
 use tokio::sync::Mutex;
 
 use crate::config::{AzureConfig, AzureCredentials};
@@ -104,6 +104,37 @@ impl SasSigner {
             signature = signature.protocol(SasProtocol::Https);
         }
         blob.generate_signed_blob_url(&signature)
+    }
+
+    /// A URL that lets its holder list `container` (and nothing else) for `expiry` from now.
+    pub(crate) async fn list_url(
+        &self,
+        container: &ContainerClient,
+        expiry: Duration,
+    ) -> azure_core::Result<Url> {
+        let expires_at = SystemTime::now() + expiry.min(MAX_DELEGATION_VALIDITY);
+        let key = match &self.key {
+            SigningKey::Account(secret) => SasKey::Key(secret.clone()),
+            SigningKey::UserDelegation(keys) => {
+                SasKey::UserDelegationKey(keys.valid_until(expires_at).await?)
+            }
+        };
+        let resource = format!("/blob/{}/{}", self.account, container.container_name());
+        let permissions = BlobSasPermissions {
+            list: true,
+            ..Default::default()
+        };
+        let mut signature = BlobSharedAccessSignature::new(
+            key,
+            resource,
+            permissions,
+            expires_at.into(),
+            BlobSignedResource::Container,
+        );
+        if self.https_only {
+            signature = signature.protocol(SasProtocol::Https);
+        }
+        container.generate_signed_container_url(&signature)
     }
 
     /// How a server-side copy names its source `blob`. A shared-key request authorizes a source

@@ -231,7 +231,7 @@ impl AzureWriter {
     }
 
     /// Empties the staging blob (which discards its uncommitted blocks) and removes it.
-    async fn discard_upload(upload: &BlobClient) -> azure_core::Result<()> {
+    pub(crate) async fn discard_upload(upload: &BlobClient) -> azure_core::Result<()> {
         upload.put_block_list(BlockList::default()).await?;
         match upload.delete().await {
             Ok(_) => Ok(()),

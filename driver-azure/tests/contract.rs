@@ -43,8 +43,10 @@ async fn open() -> Option<Harness> {
             let driver = AzureDriver::connect(&config).expect("azure driver");
             Storage::new(Arc::new(driver))
         })
-        .presigning(),
+        .presigning()
+        .reporting_pending_writes(),
     )
 }
 
 registry_core::storage_contract_tests!(open);
+registry_core::upload_purge_tests!(open);

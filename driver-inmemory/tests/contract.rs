@@ -12,3 +12,4 @@ async fn open() -> Option<Harness> {
 }
 
 registry_core::storage_contract_tests!(open);
+registry_core::upload_purge_tests!(open);

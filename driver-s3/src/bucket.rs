@@ -57,6 +57,14 @@ pub(crate) struct PartRecord {
     pub size: u64,
 }
 
+/// A multipart upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UploadEntry {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: SystemTime,
+}
+
 /// Which objects a listing returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Depth {
@@ -422,6 +430,46 @@ impl Bucket {
             .await
             .map_err(|e| S3Error::request("CompleteMultipartUpload", key, e))?;
         Ok(())
+    }
+
+    /// Every multipart upload in progress to a key starting with `prefix`, through every page.
+    pub(crate) async fn list_uploads(&self, prefix: &str) -> Result<Vec<UploadEntry>, S3Error> {
+        let mut uploads = Vec::new();
+        let (mut key_marker, mut id_marker) = (None, None);
+        loop {
+            let output = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.name)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(|e| S3Error::request("ListMultipartUploads", prefix, e))?;
+            for upload in output.uploads() {
+                let (Some(key), Some(upload_id)) = (upload.key(), upload.upload_id()) else {
+                    continue;
+                };
+                let initiated = upload
+                    .initiated()
+                    .and_then(|t| SystemTime::try_from(*t).ok())
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                uploads.push(UploadEntry {
+                    key: key.to_owned(),
+                    upload_id: upload_id.to_owned(),
+                    initiated,
+                });
+            }
+            if output.is_truncated() != Some(true) {
+                return Ok(uploads);
+            }
+            key_marker = output.next_key_marker().map(str::to_owned);
+            id_marker = output.next_upload_id_marker().map(str::to_owned);
+            if key_marker.is_none() && id_marker.is_none() {
+                return Ok(uploads); // a truncated page without markers cannot be continued
+            }
+        }
     }
 
     pub(crate) async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), S3Error> {

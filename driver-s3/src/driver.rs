@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use registry_core::storage::{
-    ByteStream, FileInfo, FileWriter, RedirectMethod, Result, StorageDriver, StorageError,
-    StoragePath, WalkFn,
+    ByteStream, FileInfo, FileWriter, PendingWrite, RedirectMethod, Result, StorageDriver,
+    StorageError, StoragePath, WalkFn,
 };
 
 use crate::NAME;
@@ -21,7 +21,7 @@ use crate::keys::KeyLayout;
 use crate::parts::abort_upload;
 use crate::progress::{Progress, Tail};
 use crate::writer::S3Writer;
-use crate::{delete, listing, reader, walk};
+use crate::{delete, listing, pending, reader, walk};
 
 /// What the driver and its writers share.
 #[derive(Debug)]
@@ -305,6 +305,14 @@ impl StorageDriver for S3Driver {
             RedirectMethod::Head => self.bucket().presign_head(&key, expiry).await,
         };
         url.map(Some).at(path)
+    }
+
+    async fn pending_writes(&self, path: &StoragePath) -> Result<Vec<PendingWrite>> {
+        pending::pending_writes(&self.context, path).await.at(path)
+    }
+
+    async fn remove_pending_write(&self, write: &PendingWrite) -> Result<()> {
+        pending::remove(&self.context, write).await.at(&write.path)
     }
 
     async fn walk(

@@ -18,6 +18,8 @@ pub(crate) enum Failure {
     NoSuchUpload,
     /// A range starting at or beyond the object's size.
     InvalidRange,
+    /// The service does not implement the operation (s3s-fs and ListMultipartUploads).
+    NotImplemented,
     Other,
 }
 
@@ -111,6 +113,7 @@ impl S3Error {
             (Some("NoSuchUpload"), _) => Failure::NoSuchUpload,
             (Some("InvalidRange"), _) | (_, Some(416)) => Failure::InvalidRange,
             (None, Some(404)) => Failure::NoSuchKey,
+            (Some("NotImplemented"), _) | (_, Some(501)) => Failure::NotImplemented,
             _ => Failure::Other,
         };
         S3Error::Request {

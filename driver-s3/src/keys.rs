@@ -33,6 +33,15 @@ impl KeyLayout {
         format!("{}{}", self.root, relative(path))
     }
 
+    /// The storage path of an object key; `None` for keys outside the root or that no storage
+    /// path maps to (the pending tree's).
+    pub(crate) fn path_of(&self, key: &str) -> Option<StoragePath> {
+        let relative = key.strip_prefix(&self.root)?;
+        StoragePath::parse(&format!("/{relative}"))
+            .ok()
+            .filter(|p| !p.is_root())
+    }
+
     /// The prefix of everything below the directory `path`, ending in `/` (or empty for the
     /// root of an unprefixed bucket).
     pub(crate) fn directory(&self, path: &StoragePath) -> String {
@@ -118,6 +127,15 @@ mod tests {
         assert!(layout.progress(&path("/a/b")).starts_with(&a));
         assert!(KeyLayout::is_progress(&layout.progress(&path("/a/b"))));
         assert!(!KeyLayout::is_progress(&layout.new_tail(&path("/a/b"))));
+    }
+
+    #[test]
+    fn paths_of_keys() {
+        let rooted = KeyLayout::new("reg/");
+        assert_eq!(rooted.path_of("reg/a/b"), Some(path("/a/b")));
+        assert_eq!(rooted.path_of("other/a"), None);
+        assert_eq!(rooted.path_of("reg/"), None);
+        assert_eq!(rooted.path_of("reg/~writers/a/~progress"), None);
     }
 
     #[test]

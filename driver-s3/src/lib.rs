@@ -16,6 +16,7 @@ mod error;
 mod keys;
 mod listing;
 mod parts;
+mod pending;
 mod progress;
 mod reader;
 mod retry;

@@ -10,3 +10,4 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod startup;
+pub mod upload_purger;

@@ -46,6 +46,13 @@ pub fn check(path: Option<&Path>) -> ExitCode {
                 }
             }
             println!(
+                "upload purging: {}",
+                crate::upload_purger::describe(
+                    &config.storage.upload_purging,
+                    config.storage.read_only
+                )
+            );
+            println!(
                 "ok: {} storage, listening on {}, access control: {}, cache: {}",
                 config.storage.driver,
                 config.http.addr,
@@ -342,6 +349,11 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             actix_web::rt::spawn(server);
             handle
         });
+        crate::upload_purger::start(
+            state.registry.storage().clone(),
+            config.storage.upload_purging,
+            config.storage.read_only,
+        );
         let header_timeout = config.http.timeouts.header;
         let server = match tls {
             None => crate::http::serve(state, listener, Some(workers), header_timeout),

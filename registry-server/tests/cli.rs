@@ -39,6 +39,10 @@ fn check_config_exit_codes() {
     );
     assert!(
         stdout.contains("ok: inmemory storage, listening on 127.0.0.1:5999"),
+        "{stdout}",
+    );
+    assert!(
+        stdout.contains("upload purging: every 1day, uploads idle for 7days"),
         "{stdout}"
     );
 

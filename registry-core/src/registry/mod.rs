@@ -28,6 +28,7 @@ pub use referrers::{
     PAGE_BYTES as REFERRERS_PAGE_BYTES, PAGE_ENTRIES as REFERRERS_PAGE_ENTRIES, ReferrersPage,
 };
 pub use uploads::UploadStatus;
+pub(crate) use uploads::lease_expiry;
 
 /// Operator settings that change registry behaviour.
 #[derive(Debug, Clone)]

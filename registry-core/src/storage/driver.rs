@@ -27,6 +27,20 @@ pub enum RedirectMethod {
     Head,
 }
 
+/// What an unfinished writer keeps in the backend outside every path that `list`, `stat` and
+/// `walk` show: an S3 multipart upload, an Azure staging blob with its uncommitted blocks.
+/// See [`StorageDriver::pending_writes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingWrite {
+    /// The path the writer writes to.
+    pub path: StoragePath,
+    /// When the backend started keeping it (the multipart upload's initiation, the staging
+    /// blob's last change), for the caller to tell abandoned writes from running ones.
+    pub started: SystemTime,
+    /// The backend's name for it (an upload id, a blob name), for logs and for removal.
+    pub id: String,
+}
+
 /// What a walk callback asks for next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WalkControl {
@@ -110,6 +124,28 @@ pub trait StorageDriver: Send + Sync + 'static {
     ) -> Result<Option<String>> {
         let _ = (path, method, expiry);
         Ok(None)
+    }
+
+    /// The writers' state at or below `path` that the backend keeps outside the visible
+    /// objects: at least what `delete` of that path would not remove, the state of writers
+    /// that were neither committed, closed nor cancelled because their process died (it may
+    /// also list closed writers' progress, which `delete` removes). It includes writers still
+    /// running; the caller decides by `started`, and by what it knows of the paths, which are
+    /// abandoned.
+    /// A backend that cannot enumerate such state (an S3-compatible service without
+    /// ListMultipartUploads) reports what it can. The default, for drivers whose writers leave
+    /// nothing outside the paths that `delete` removes, is none.
+    async fn pending_writes(&self, path: &StoragePath) -> Result<Vec<PendingWrite>> {
+        let _ = path;
+        Ok(Vec::new())
+    }
+
+    /// Removes a write reported by [`pending_writes`](Self::pending_writes), with every byte
+    /// it holds; its writer, if still running, fails. One that is already gone is no error,
+    /// so several processes may remove the same write.
+    async fn remove_pending_write(&self, write: &PendingWrite) -> Result<()> {
+        let _ = write;
+        Ok(())
     }
 
     /// Visits everything below `path` depth-first in lexical order, skipping entries up to and

@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::driver::{ByteStream, FileInfo, FileWriter, RedirectMethod, StorageDriver, WalkFn};
+use super::driver::{
+    ByteStream, FileInfo, FileWriter, PendingWrite, RedirectMethod, StorageDriver, WalkFn,
+};
 use super::{Result, StorageError, StoragePath};
 
 /// The one door to a storage driver: it validates every path once, for all drivers, and
@@ -126,6 +128,17 @@ impl Storage {
     ) -> Result<Option<String>> {
         let path = self.check(path, Target::FileOnly)?;
         self.driver.redirect_url(&path, method, expiry).await
+    }
+
+    /// Unfinished writers' backend state at or below `path` (see
+    /// [`StorageDriver::pending_writes`]).
+    pub async fn pending_writes(&self, path: &str) -> Result<Vec<PendingWrite>> {
+        let path = self.check(path, Target::RootAllowed)?;
+        self.driver.pending_writes(&path).await
+    }
+
+    pub async fn remove_pending_write(&self, write: &PendingWrite) -> Result<()> {
+        self.driver.remove_pending_write(write).await
     }
 
     pub async fn walk(

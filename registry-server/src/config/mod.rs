@@ -12,6 +12,7 @@ pub mod debug;
 pub mod health;
 mod tls;
 mod tree;
+pub mod uploadpurging;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -28,6 +29,7 @@ pub use debug::DebugConfig;
 pub use health::HealthConfig;
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
+pub use uploadpurging::UploadPurging;
 
 use registry_core::registry::{MultiRange, RedirectPolicy, RedirectTarget, parse_origin};
 
@@ -76,6 +78,8 @@ pub struct StorageConfig {
     /// `storage.redirect.disable` (inverted), `.expiry` (default 20m), `.publicurl`, or the
     /// reference's `redirect` storage middleware.
     pub redirect: RedirectPolicy,
+    /// `storage.maintenance.uploadpurging`.
+    pub upload_purging: UploadPurging,
 }
 
 #[derive(Debug, Clone)]
@@ -364,6 +368,7 @@ impl Config {
         let maintenance = storage.section("maintenance")?;
         maintenance.collect_unknown(&["readonly", "uploadpurging"], ignored);
         let readonly = maintenance.section("readonly")?;
+        let upload_purging = uploadpurging::read(&maintenance, ignored)?;
         let redirect = storage.section("redirect")?;
         let expiry = match redirect.string("expiry")? {
             None => RedirectPolicy::DEFAULT_EXPIRY,
@@ -386,6 +391,7 @@ impl Config {
             driver,
             delete_enabled: delete.bool("enabled", false)?,
             read_only: readonly.bool("enabled", false)?,
+            upload_purging,
             redirect: RedirectPolicy {
                 enabled: !redirect.bool("disable", false)?,
                 expiry,

@@ -147,6 +147,11 @@ impl Lock {
     }
 }
 
+/// When the lease an upload entry named `name` stands for expires; `None` if it is no lease.
+pub(crate) fn lease_expiry(name: &str) -> Option<SystemTime> {
+    Lock::parse(name).map(|lock| UNIX_EPOCH + Duration::from_millis(lock.expires_ms))
+}
+
 fn millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -38,6 +38,7 @@ use super::error::{OrMissing, RegistryError, Result};
 use crate::domain::{Digest, RepositoryName};
 use crate::layout;
 
+pub(crate) use entries::lease_expiry;
 use entries::{Chunk, end_of};
 use lease::Lease;
 

@@ -1245,3 +1245,64 @@ pub async fn walk_tolerates_removal(ctx: Ctx) {
         ])
     );
 }
+
+/// A writer whose process died mid-write (neither committed, closed nor cancelled) leaves
+/// nothing visible; what it left in the backend is reported by `pending_writes` (by drivers
+/// that can enumerate it) below its directory only, and goes with `remove_pending_write`,
+/// which may run twice.
+pub async fn pending_write_of_a_crashed_writer(ctx: Ctx) {
+    let path = ctx.path("crashed/object");
+    let mut writer = ctx.storage.writer(&path, false).await.expect("writer");
+    writer
+        .write(Bytes::from(vec![9u8; 6 * 1024 * 1024]))
+        .await
+        .expect("write");
+    writer.flush().await.expect("flush");
+    std::mem::forget(writer); // as if its process died
+    ctx.put("elsewhere/file", b"x").await;
+    assert!(!ctx.exists("crashed/object").await);
+
+    let mut pending = Vec::new();
+    for _ in 0..100 {
+        pending = ctx
+            .storage
+            .pending_writes(&ctx.path("crashed"))
+            .await
+            .expect("pending_writes");
+        // Block uploads of the dead writer may still be landing.
+        if !pending.is_empty() || !ctx.reports_pending_writes() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if ctx.reports_pending_writes() {
+        assert!(!pending.is_empty(), "the crashed writer is not reported");
+    }
+    let latest = SystemTime::now() + Duration::from_secs(300); // clock skew allowed
+    for write in &pending {
+        assert_eq!(write.path.as_str(), path, "{write:?}");
+        assert!(write.started <= latest, "{write:?}");
+    }
+    let elsewhere = ctx
+        .storage
+        .pending_writes(&ctx.path("elsewhere"))
+        .await
+        .expect("pending_writes elsewhere");
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+    for write in &pending {
+        ctx.storage
+            .remove_pending_write(write)
+            .await
+            .expect("remove_pending_write");
+        ctx.storage
+            .remove_pending_write(write)
+            .await
+            .expect("remove_pending_write again");
+    }
+    let left = ctx
+        .storage
+        .pending_writes(&ctx.path("crashed"))
+        .await
+        .expect("pending_writes after removal");
+    assert!(left.is_empty(), "{left:?}");
+}

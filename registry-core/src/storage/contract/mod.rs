@@ -29,6 +29,9 @@ pub struct Harness {
     /// True for drivers that hand out presigned URLs: `redirect_url` must then give one, and
     /// otherwise must give none.
     pub presigns: bool,
+    /// True for drivers whose writers keep state outside the visible objects that they can
+    /// enumerate: `pending_writes` must then report a crashed writer.
+    pub reports_pending_writes: bool,
 }
 
 impl Harness {
@@ -37,11 +40,17 @@ impl Harness {
             open: Box::new(open),
             holds_data_in_memory: false,
             presigns: false,
+            reports_pending_writes: false,
         }
     }
 
     pub fn presigning(mut self) -> Self {
         self.presigns = true;
+        self
+    }
+
+    pub fn reporting_pending_writes(mut self) -> Self {
+        self.reports_pending_writes = true;
         self
     }
 
@@ -107,7 +116,7 @@ macro_rules! storage_contract_tests {
             delete_spares_shared_name_prefix,
             stat_missing, stat_file, stat_mod_time_advances, stat_directory,
             concurrent_readers, concurrent_writers,
-            redirect_url,
+            redirect_url, pending_write_of_a_crashed_writer,
             walk_order, walk_skip_dir, walk_start_after, walk_stop, walk_missing,
             walk_callback_error, walk_tolerates_removal
         );

@@ -44,6 +44,10 @@ impl Ctx {
         self.harness.holds_data_in_memory
     }
 
+    pub fn reports_pending_writes(&self) -> bool {
+        self.harness.reports_pending_writes
+    }
+
     pub fn presigns(&self) -> bool {
         self.harness.presigns
     }
