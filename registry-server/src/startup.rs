@@ -92,6 +92,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
         },
         stats: Arc::new(Stats::default()),
         body_timeout: config.http.timeouts.body,
+        proxy: crate::proxy::Proxy::from_config(config.proxy.as_ref())?,
     })
 }
 

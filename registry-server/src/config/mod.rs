@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod proxy;
 mod tls;
 mod tree;
 
@@ -123,6 +124,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `access` (this registry's own section): the per-repository policy for htpasswd users.
     pub access: Option<crate::auth::Policy>,
+    /// `proxy`: a pull-through cache of one or more upstream registries.
+    pub proxy: Option<proxy::ProxyConfig>,
     /// Keys present in the file that this registry ignores, for a startup warning.
     pub ignored_keys: Vec<String>,
 }
@@ -237,6 +240,7 @@ impl Config {
         let max_manifest_bytes = manifests.count("maxbytes", 4 * 1024 * 1024)?;
         let auth = auth::read(&root)?;
         let access = access::read(&root, &mut ignored)?;
+        let proxy = proxy::read(&root, &mut ignored)?;
         if access.is_some() && !matches!(auth, AuthConfig::Htpasswd { .. }) {
             return Err(ConfigError::new(
                 "access",
@@ -268,6 +272,7 @@ impl Config {
             max_manifest_bytes,
             auth,
             access,
+            proxy,
             ignored_keys: ignored,
         })
     }

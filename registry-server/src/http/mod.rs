@@ -6,7 +6,7 @@ mod access_log;
 mod body;
 mod dispatch;
 pub mod errors;
-mod handlers;
+pub(crate) mod handlers;
 mod headers;
 mod multipart;
 mod percent;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     /// `http.timeouts.body`: the longest pause in a request body.
     pub body_timeout: std::time::Duration,
+    /// `proxy`: the pull-through cache, when configured.
+    pub proxy: Option<std::sync::Arc<crate::proxy::Proxy>>,
 }
 
 /// Builds the URLs the registry hands out (`Location`, `Link`).
