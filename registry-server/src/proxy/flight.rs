@@ -113,11 +113,6 @@ impl Flights {
         });
         Ok(flight)
     }
-
-    /// How many fetches are running (or lingering).
-    pub fn len(&self) -> usize {
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
 }
 
 fn remove(flights: &Weak<Flights>, key: &Key) {
