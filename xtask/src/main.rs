@@ -40,6 +40,10 @@ enum Task {
         /// Which registries the access-control scenarios run against.
         #[arg(long, value_enum, default_value_t = Against::Both)]
         against: Against,
+        /// Only the storage-backend scenarios whose name starts with this (e.g. `proxy-`);
+        /// the access-control scenarios are then skipped.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Benchmark this registry against the reference registry; writes docs/BENCHMARKS.md.
     Bench {
@@ -65,9 +69,10 @@ enum Against {
     Reference,
 }
 
-fn e2e_task(auth_only: bool, against: Against) -> process::Result {
+fn e2e_task(auth_only: bool, against: Against, only: Option<String>) -> process::Result {
     let options = e2e::Options {
         auth_only,
+        only,
         kinds: match against {
             Against::Both => vec![e2e::Kind::Reference, e2e::Kind::Ours],
             Against::Ours => vec![e2e::Kind::Ours],
@@ -93,7 +98,11 @@ fn main() -> ExitCode {
             quick,
             only,
         }),
-        Task::E2e { auth_only, against } => e2e_task(auth_only, against),
+        Task::E2e {
+            auth_only,
+            against,
+            only,
+        } => e2e_task(auth_only, against, only),
         Task::Emulators => emulators::serve_until_interrupted(),
     };
     match result {

@@ -8,6 +8,8 @@
 //! - access control and TLS (`auth/`): htpasswd, token auth through a test token service
 //!   (`token_service.rs`, keys and certificates from `pki.rs`), HTTPS and mutual TLS, with
 //!   skopeo, podman and oras, each against the reference and this registry with one config.
+//! - the pull-through cache (`proxy.rs`): skopeo and oras through a cache of the reference
+//!   (Basic auth) and of this registry; one `proxy` config file for both registries.
 //!
 //! Every scenario runs against every storage backend given; the run ends with
 //! `N passed, M failed`.
@@ -18,6 +20,7 @@ mod curl;
 mod image;
 pub mod pki;
 mod podman;
+mod proxy;
 pub mod registry;
 mod scenarios;
 pub mod token_service;
@@ -34,6 +37,8 @@ pub struct Options {
     pub auth_only: bool,
     /// The registries the access-control scenarios run against, in order.
     pub kinds: Vec<Kind>,
+    /// Only the backend scenarios whose name starts with this; no access-control scenarios.
+    pub only: Option<String>,
 }
 
 impl Default for Options {
@@ -41,6 +46,7 @@ impl Default for Options {
         Options {
             auth_only: false,
             kinds: vec![Kind::Reference, Kind::Ours],
+            only: None,
         }
     }
 }
@@ -77,6 +83,13 @@ pub fn run_with(backends: &[Backend], options: &Options) -> Result {
     let backends = if options.auth_only { &[][..] } else { backends };
     for backend in backends {
         for (name, scenario) in scenarios::for_backend(backend) {
+            if options
+                .only
+                .as_ref()
+                .is_some_and(|only| !name.starts_with(only.as_str()))
+            {
+                continue;
+            }
             let label = format!("{name} [{}]", backend.name());
             println!("xtask e2e: {label} ...");
             let dir = work.join(format!("{}-{name}", backend.name()));
@@ -93,12 +106,14 @@ pub fn run_with(backends: &[Backend], options: &Options) -> Result {
             outcomes.push((label, outcome));
         }
     }
-    outcomes.extend(auth::run_all(
-        &binary,
-        &image.layout,
-        &work.join("auth"),
-        &options.kinds,
-    ));
+    if options.only.is_none() {
+        outcomes.extend(auth::run_all(
+            &binary,
+            &image.layout,
+            &work.join("auth"),
+            &options.kinds,
+        ));
+    }
     let failed: Vec<&String> = outcomes
         .iter()
         .filter(|(_, o)| o.is_err())
