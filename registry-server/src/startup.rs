@@ -46,6 +46,9 @@ pub fn check(path: Option<&Path>) -> ExitCode {
                 config.http.addr,
                 access.describe()
             );
+            for line in crate::proxy::describe(config.proxy.as_ref()) {
+                println!("{line}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => config_failure(&e),
@@ -146,6 +149,9 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             version = env!("CARGO_PKG_VERSION"),
             "registry listening"
         );
+        for line in crate::proxy::describe(config.proxy.as_ref()) {
+            tracing::info!("{line}");
+        }
         let header_timeout = config.http.timeouts.header;
         let server = match tls {
             None => crate::http::serve(state, listener, Some(workers), header_timeout),

@@ -15,6 +15,77 @@ use fake::{Reply, serve};
 use registry_core::domain::Digest;
 use reqwest::{Method, StatusCode};
 
+driver_tests!(cached_blobs_on_every_driver_with_redirects);
+
+/// On each storage driver, with redirects on: a cold blob streams from the upstream fetch, a
+/// warm one is served as any stored blob (a redirect to storage where the driver presigns);
+/// bytes that fail verification leave nothing behind.
+async fn cached_blobs_on_every_driver_with_redirects(driver: Driver) {
+    let upstream = TestServer::start(Driver::InMemory).await;
+    let data = bytes(12, 2 * 1024 * 1024 + 3);
+    let digest = upstream.push_blob("a/b", &data).await;
+    let cache = TestServer::start_with(
+        driver,
+        Options {
+            redirect: Some("    expiry: 5m\n".to_owned()),
+            sections: Some(proxy_section(&upstream.url(""), "")),
+            ..Options::default()
+        },
+    )
+    .await;
+    let path = format!("/v2/a/b/blobs/{digest}");
+    let cold = cache.get(&path).await;
+    assert_eq!(cold.status(), StatusCode::OK, "cold pull");
+    assert!(cold.bytes().await.unwrap() == data.as_slice());
+    let warm = cache.get(&path).await;
+    let body = if driver.presigns() {
+        assert_eq!(warm.status(), StatusCode::TEMPORARY_REDIRECT, "warm pull");
+        let location = common::location(&warm);
+        client()
+            .get(location)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    } else {
+        assert_eq!(warm.status(), StatusCode::OK, "warm pull");
+        warm.bytes().await.unwrap()
+    };
+    assert!(body == data.as_slice(), "warm pull bytes");
+
+    let evil = serve(|_| Reply::new(200, vec![7u8; 100_000])).await;
+    let bad = TestServer::start_with(
+        driver,
+        Options {
+            sections: Some(proxy_section(&evil.url, "")),
+            ..Options::default()
+        },
+    )
+    .await;
+    let other = Digest::sha256_of(b"not those bytes");
+    let answer = client()
+        .get(bad.url(&format!("/v2/a/b/blobs/{other}")))
+        .send()
+        .await
+        .unwrap();
+    if answer.status() == StatusCode::OK {
+        assert!(
+            answer.bytes().await.is_err(),
+            "a complete body of wrong bytes"
+        );
+    }
+    let data_path = registry_core::layout::blob_data(&other);
+    assert!(
+        bad.storage().stat(&data_path).await.is_err(),
+        "wrong bytes stored"
+    );
+    cache.stop().await;
+    bad.stop().await;
+    upstream.stop().await;
+}
+
 /// A cache over `sections` (a `proxy:` section, and whatever else).
 async fn cache(sections: String) -> TestServer {
     TestServer::start_with(
@@ -522,4 +593,35 @@ async fn two_upstreams_with_the_same_repository_are_kept_apart() {
             .status(),
         StatusCode::OK
     );
+}
+
+#[test]
+fn check_config_reports_a_reference_proxy_config_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |yaml: &str| {
+        let path = dir.path().join("config.yml");
+        std::fs::write(&path, yaml).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_registry"))
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    // As the reference's documentation writes it.
+    let output = check(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /tmp/x\nhttp:\n  addr: :5000\nproxy:\n  remoteurl: https://registry-1.docker.io\n  username: mirror\n  password: secret-password\n",
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("pull-through cache: every repository outside the prefixes from https://registry-1.docker.io (with credentials, tag ttl 0s)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("secret-password"), "{stdout}");
+    let output = check(
+        "version: 0.1\nstorage:\n  inmemory: {}\nproxy:\n  remoteurl: registry-1.docker.io\n",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("proxy.remoteurl"), "{stderr}");
 }

@@ -28,6 +28,31 @@ pub struct Proxy {
     pub flights: Arc<flight::Flights>,
 }
 
+/// One line per upstream, for `check-config` and the startup log (credentials left out).
+pub fn describe(config: Option<&ProxyConfig>) -> Vec<String> {
+    config
+        .map(|c| c.upstreams.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|u| {
+            let repositories = match &u.prefix {
+                Some(prefix) => format!("repositories under {prefix}/"),
+                None => "every repository outside the prefixes".to_owned(),
+            };
+            format!(
+                "pull-through cache: {repositories} from {} ({}, tag ttl {})",
+                u.remote_url,
+                if u.credentials.is_some() {
+                    "with credentials"
+                } else {
+                    "anonymous"
+                },
+                humantime::format_duration(u.ttl)
+            )
+        })
+        .collect()
+}
+
 /// Where a repository of a request comes from.
 pub struct Target {
     pub upstream: Arc<Upstream>,
