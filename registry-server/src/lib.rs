@@ -9,5 +9,6 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod proxy;
 pub mod startup;
 pub mod upload_purger;

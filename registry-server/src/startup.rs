@@ -60,6 +60,9 @@ pub fn check(path: Option<&Path>) -> ExitCode {
                 describe_cache(&config)
             );
             println!("{}", describe_operator_endpoints(&config));
+            for line in crate::proxy::describe(config.proxy.as_ref()) {
+                println!("{line}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => config_failure(&e),
@@ -254,6 +257,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
         metrics_on_main: config.http.debug.metrics_on_main,
         body_timeout: config.http.timeouts.body,
         cache,
+        proxy: crate::proxy::Proxy::from_config(config.proxy.as_ref())?,
     })
 }
 
@@ -354,6 +358,9 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             config.storage.upload_purging,
             config.storage.read_only,
         );
+        for line in crate::proxy::describe(config.proxy.as_ref()) {
+            tracing::info!("{line}");
+        }
         let header_timeout = config.http.timeouts.header;
         let server = match tls {
             None => crate::http::serve(state, listener, Some(workers), header_timeout),

@@ -1,7 +1,9 @@
 """Pushes an artifact with the `oras` Python client and pulls it back, monolithic or chunked.
 
 Usage: oras_roundtrip.py HOST:PORT REPO:TAG WORKDIR SIZE_BYTES [--chunked CHUNK_BYTES] [--basic USER]
+                         [--pull-host HOST:PORT]
 With --basic, the password is read from stdin and sent as Basic credentials.
+With --pull-host, the artifact is pulled from that registry (a pull-through cache of HOST).
 Exits non-zero (with a message) when the pulled bytes differ from the pushed ones.
 """
 
@@ -38,7 +40,10 @@ def main() -> int:
         client.push(files=["artifact.bin"], target=f"{host}/{target}")
 
     outdir = os.path.join(workdir, "pulled")
-    pulled = client.pull(target=f"{host}/{target}", outdir=outdir)
+    pull_host = sys.argv[sys.argv.index("--pull-host") + 1] if "--pull-host" in sys.argv else host
+    if pull_host != host:
+        client = oras.client.OrasClient(hostname=pull_host, insecure=True)
+    pulled = client.pull(target=f"{pull_host}/{target}", outdir=outdir)
     if not pulled:
         print("oras pulled nothing", file=sys.stderr)
         return 1

@@ -40,8 +40,8 @@ enum Task {
         /// Which registries the access-control scenarios run against.
         #[arg(long, value_enum, default_value_t = Against::Both)]
         against: Against,
-        /// Only the storage scenarios whose name starts with this (e.g. `cluster`); no
-        /// access-control scenarios.
+        /// Only the storage-backend scenarios whose name starts with this (e.g. `cluster`,
+        /// `proxy-`); the access-control scenarios are then skipped.
         #[arg(long)]
         only: Option<String>,
     },
@@ -53,8 +53,9 @@ enum Task {
         /// Smaller blobs and shorter load runs, for a quick look.
         #[arg(long)]
         quick: bool,
-        /// Run one scenario alone: `ranges` (partial pulls; writes docs/BENCHMARKS-ranges.md) or
-        /// `auth` (the access-control rows; printed, docs/ left alone).
+        /// Run one scenario alone: `ranges` (partial pulls; writes docs/BENCHMARKS-ranges.md),
+        /// `auth` (the access-control rows; printed, docs/ left alone) or `proxy` (pull-through
+        /// cache, cold and warm; writes docs/BENCHMARKS-proxy.md).
         #[arg(long)]
         only: Option<String>,
     },

@@ -7,6 +7,7 @@ mod catalog;
 pub mod consistency;
 mod content_cache;
 mod error;
+mod fetched;
 mod links;
 mod manifests;
 mod pagination;
@@ -20,6 +21,7 @@ use crate::storage::Storage;
 
 pub use blobs::{BlobContent, BlobRead};
 pub use error::{RegistryError, Result};
+pub use fetched::IncomingBlob;
 pub use manifests::{PutManifest, StoredManifest};
 pub use pagination::Page;
 pub use ranges::{BlobParts, ByteRange, PartChunk};

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod redis;
 pub mod debug;
 pub mod health;
+pub mod proxy;
 mod tls;
 mod tree;
 pub mod uploadpurging;
@@ -143,6 +144,8 @@ pub struct Config {
     pub cache: Option<CacheConfig>,
     /// `health`: the periodic checks.
     pub health: HealthConfig,
+    /// `proxy`: a pull-through cache of one or more upstream registries.
+    pub proxy: Option<proxy::ProxyConfig>,
     /// Keys present in the file that this registry ignores, for a startup warning.
     pub ignored_keys: Vec<String>,
 }
@@ -262,6 +265,7 @@ impl Config {
         let access = access::read(&root, &mut ignored)?;
         let redis = redis::read(&root, &mut ignored)?;
         let cache = cache::read(&root.section("storage")?, redis.as_ref(), &mut ignored)?;
+        let proxy = proxy::read(&root, &mut ignored)?;
         if access.is_some() && !matches!(auth, AuthConfig::Htpasswd { .. }) {
             return Err(ConfigError::new(
                 "access",
@@ -297,6 +301,7 @@ impl Config {
             redis,
             cache,
             health: health::read(&root, &mut ignored)?,
+            proxy,
             ignored_keys: ignored,
         })
     }

@@ -19,6 +19,7 @@ pub(super) const SECTIONS: &[&str] = &[
     "access",
     "redis",
     "health",
+    "proxy",
 ];
 
 /// Keys under `storage` that configure the registry, not a driver.

@@ -42,6 +42,11 @@ pub async fn dispatch(
         return Err(ApiError::MethodNotAllowed { allow });
     }
     let grant = authorize(&req, &state, &route, &method).await?;
+    if let Some(proxy) = &state.proxy
+        && let Some(answer) = crate::proxy::serve::route(&req, &state, proxy, &route).await
+    {
+        return answer;
+    }
     match route {
         Route::Base if method == Method::GET || head => Ok(base::version_check()),
         Route::Catalog if method == Method::GET => catalog::list(&req, &state, &grant).await,

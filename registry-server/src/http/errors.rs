@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::API_VERSION;
 use crate::auth::Refusal;
+use crate::proxy::{FetchError, UpstreamError};
 
 /// Why a request failed, as the HTTP layer sees it.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,9 @@ pub enum ApiError {
     Unavailable,
     #[error("{}", if .0.denied { "requested access to the resource is denied" } else { "authentication required" })]
     Auth(Refusal),
+    /// A pull-through cache's upstream failed (see `crate::proxy`).
+    #[error(transparent)]
+    Upstream(#[from] crate::proxy::FetchError),
 }
 
 pub type ApiResult<T = HttpResponse> = Result<T, ApiError>;
@@ -70,6 +74,7 @@ impl ApiError {
             ApiError::Auth(refusal) if refusal.denied => (StatusCode::FORBIDDEN, "DENIED"),
             ApiError::Auth(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            ApiError::Upstream(e) => upstream_status(e),
         }
     }
 
@@ -91,6 +96,7 @@ impl ApiError {
             "PAGINATION_NUMBER_INVALID" => "invalid number of results requested",
             "UNAUTHORIZED" => "authentication required",
             "DENIED" => "requested access to the resource is denied",
+            "TOOMANYREQUESTS" => "too many requests",
             "UNAVAILABLE" => "service unavailable",
             _ => "unknown error",
         }
@@ -132,6 +138,11 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, *allow));
             }
+            ApiError::Upstream(FetchError::Upstream(UpstreamError::RateLimited {
+                retry_after: Some(after),
+            })) => {
+                response.insert_header((header::RETRY_AFTER, after.as_str()));
+            }
             ApiError::Auth(Refusal {
                 challenge: Some(challenge),
                 ..
@@ -146,6 +157,22 @@ impl ResponseError for ApiError {
                 HeaderValue::from_static("application/json"),
             ))
             .body(body.to_string())
+    }
+}
+
+/// An upstream's failure: its rate limit is passed on (429, so clients back off); what it
+/// sent that failed verification is a bad gateway; otherwise it is unavailable (503,
+/// retryable). A storage failure while caching is this registry's own (500).
+fn upstream_status(error: &FetchError) -> (StatusCode, &'static str) {
+    match error {
+        FetchError::Upstream(UpstreamError::RateLimited { .. }) => {
+            (StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS")
+        }
+        FetchError::Upstream(UpstreamError::Invalid(_)) | FetchError::Mismatch(_) => {
+            (StatusCode::BAD_GATEWAY, "UNAVAILABLE")
+        }
+        FetchError::Upstream(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+        FetchError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN"),
     }
 }
 

@@ -8,7 +8,7 @@ pub(crate) mod body_end;
 pub mod debug;
 mod dispatch;
 pub mod errors;
-mod handlers;
+pub(crate) mod handlers;
 mod headers;
 mod multipart;
 mod percent;
@@ -41,6 +41,8 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// `storage.cache`: the blob-descriptor cache (its health probe and hit/miss counts).
     pub cache: Option<Arc<crate::cache::DescriptorCache>>,
+    /// `proxy`: the pull-through cache, when configured.
+    pub proxy: Option<std::sync::Arc<crate::proxy::Proxy>>,
 }
 
 /// Builds the URLs the registry hands out (`Location`, `Link`).

@@ -8,6 +8,7 @@ mod auth;
 mod client;
 mod load;
 mod measure;
+mod proxy;
 mod ranges;
 mod report;
 mod scenarios;
@@ -54,10 +55,14 @@ pub fn run(options: &Options) -> Result {
     if options.only.as_deref() == Some("ranges") {
         return run_ranges(options, &e2e::registry::build_binary_with(true)?);
     }
+    if options.only.as_deref() == Some("proxy") {
+        ensure_apt(&[("docker-registry", "docker-registry")])?;
+        return run_proxy(options, &e2e::registry::build_binary_with(true)?);
+    }
     let auth_only = options.only.as_deref() == Some("auth");
     if let Some(other) = options.only.as_ref().filter(|_| !auth_only) {
         return Err(format!(
-            "--only {other:?}: the scenarios that run alone are `ranges` and `auth`"
+            "--only {other:?}: the scenarios that run alone are `ranges`, `auth` and `proxy`"
         ));
     }
     ensure_apt(&[
@@ -104,7 +109,22 @@ pub fn run(options: &Options) -> Result {
     let docs = crate::cache::workspace_root().join("docs");
     table.write(&docs.join("BENCHMARKS.md"), &docs.join("benchmarks.json"))?;
     println!("xtask bench: wrote docs/BENCHMARKS.md and docs/benchmarks.json");
-    run_ranges(options, &binary)
+    run_ranges(options, &binary)?;
+    run_proxy(options, &binary)
+}
+
+/// The pull-through cache scenario ([`proxy`]); writes docs/BENCHMARKS-proxy.md.
+fn run_proxy(options: &Options, binary: &std::path::Path) -> Result {
+    let work = bench_dir()?;
+    let measured = proxy::run(options, binary, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    let (rows, total) = measured?;
+    let table = proxy::markdown(&rows, total, options);
+    println!("{table}");
+    let path = crate::cache::workspace_root().join("docs/BENCHMARKS-proxy.md");
+    std::fs::write(&path, table).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("xtask bench: wrote docs/BENCHMARKS-proxy.md");
+    Ok(())
 }
 
 /// The partial-pull scenario ([`ranges`]); writes docs/BENCHMARKS-ranges.md.

@@ -68,6 +68,30 @@ pub fn oras_round_trip(
     oras_round_trip_as(host, target, workdir, size, chunk, None)
 }
 
+/// Pushes an artifact of `size` bytes to `push_host` with oras and pulls it back from
+/// `pull_host` (a pull-through cache of `push_host`), checking the bytes.
+pub fn oras_round_trip_through(
+    push_host: &str,
+    pull_host: &str,
+    target: &str,
+    workdir: &Path,
+    size: usize,
+) -> Result {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/oras_roundtrip.py");
+    let out = output(
+        Command::new("python3")
+            .arg(script)
+            .arg(push_host)
+            .arg(target)
+            .arg(workdir)
+            .arg(size.to_string())
+            .arg("--pull-host")
+            .arg(pull_host),
+    )?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    Ok(())
+}
+
 /// `oras_round_trip` with Basic credentials `(user, password)` (the password goes on stdin).
 pub fn oras_round_trip_as(
     host: &str,

@@ -9,7 +9,9 @@
 //!   (`token_service.rs`, keys and certificates from `pki.rs`), HTTPS and mutual TLS, with
 //!   skopeo, podman and oras, each against the reference and this registry with one config;
 //! - many instances as one registry (`cluster/`): three instances over one bucket and one
-//!   Redis behind a round-robin balancer, on S3 and Azure.
+//!   Redis behind a round-robin balancer, on S3 and Azure;
+//! - the pull-through cache (`proxy.rs`): skopeo and oras through a cache of the reference
+//!   (Basic auth) and of this registry; one `proxy` config file for both registries.
 //!
 //! Every scenario runs against every storage backend given; the run ends with
 //! `N passed, M failed`.
@@ -21,6 +23,7 @@ mod curl;
 mod image;
 pub mod pki;
 mod podman;
+mod proxy;
 pub mod registry;
 mod scenarios;
 pub mod token_service;
@@ -37,7 +40,7 @@ pub struct Options {
     pub auth_only: bool,
     /// The registries the access-control scenarios run against, in order.
     pub kinds: Vec<Kind>,
-    /// Only the storage scenarios whose name starts with this (and no access-control ones).
+    /// Only the backend scenarios whose name starts with this; no access-control scenarios.
     pub only: Option<String>,
 }
 

@@ -20,7 +20,7 @@ impl Context<'_> {
     }
 
     /// Starts a registry with `extra` storage settings (YAML lines under `storage:`).
-    fn start_with(&self, name: &str, extra: &str) -> Result<RunningRegistry> {
+    pub(super) fn start_with(&self, name: &str, extra: &str) -> Result<RunningRegistry> {
         let dir = self.dir.join(name);
         // A short, unique root: the S3 emulator limits key length (see emulators::s3).
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -32,7 +32,7 @@ impl Context<'_> {
     }
 }
 
-pub(super) type Scenario = fn(&Context<'_>) -> Result;
+pub type Scenario = fn(&Context<'_>) -> Result;
 
 /// The scenarios for a backend: the interop one needs a filesystem root both registries read.
 pub fn for_backend(backend: &Backend) -> Vec<(&'static str, Scenario)> {
@@ -60,6 +60,7 @@ pub fn for_backend(backend: &Backend) -> Vec<(&'static str, Scenario)> {
     if !matches!(backend, Backend::Filesystem) {
         all.extend(super::cluster::scenarios());
     }
+    all.extend(super::proxy::scenarios(backend));
     all
 }
 
@@ -94,7 +95,7 @@ pub fn check_dir_blobs(dir: &Path) -> Result {
 /// Copies an image out of `registry` into a fresh `dir:` and checks its blobs, and that the
 /// manifest is byte for byte the one the client pushed (`pushed` is the digest skopeo
 /// reported when it copied the image in), both as pulled and as `inspect --raw` shows it.
-fn pull_and_check(
+pub(super) fn pull_and_check(
     registry: &RunningRegistry,
     repo_tag: &str,
     out: PathBuf,

@@ -4,7 +4,7 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use registry_core::domain::manifest::essence;
 use registry_core::domain::{InvalidReference, Reference, RepositoryName};
-use registry_core::registry::RegistryError;
+use registry_core::registry::{RegistryError, StoredManifest};
 
 use super::{DOCKER_CONTENT_DIGEST, etag};
 use crate::http::AppState;
@@ -14,7 +14,7 @@ use crate::http::headers::{content_length, content_type};
 
 /// A reference in a URL. A malformed digest is `DIGEST_INVALID`; a malformed tag names nothing
 /// that could exist, so reading it is `MANIFEST_UNKNOWN` and writing it `MANIFEST_INVALID`.
-fn parse_reference(text: &str, writing: bool) -> Result<Reference, ApiError> {
+pub fn parse_reference(text: &str, writing: bool) -> Result<Reference, ApiError> {
     text.parse().map_err(|e: InvalidReference| {
         ApiError::Registry(match e {
             InvalidReference::Digest(d) => RegistryError::DigestInvalid(d.to_string()),
@@ -46,6 +46,12 @@ pub async fn get(
 ) -> ApiResult {
     let reference = parse_reference(reference, false)?;
     let manifest = state.registry.get_manifest(repo, &reference).await?;
+    respond(req, &reference, manifest)
+}
+
+/// The answer to a `GET|HEAD` of `manifest`, found by `reference`: checked against the
+/// request's `Accept`, 304 when the request's `If-None-Match` names it.
+pub fn respond(req: &HttpRequest, reference: &Reference, manifest: StoredManifest) -> ApiResult {
     if !accepts(req, &manifest.media_type) {
         return Err(ApiError::Registry(RegistryError::ManifestUnknown(format!(
             "{reference} is a {}, which the request's Accept header does not admit",
