@@ -7,3 +7,4 @@ pub mod drivers;
 pub mod http;
 pub mod logging;
 pub mod startup;
+pub mod ui;

@@ -92,6 +92,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
         },
         stats: Arc::new(Stats::default()),
         body_timeout: config.http.timeouts.body,
+        ui_enabled: config.ui.enabled,
     })
 }
 
@@ -142,6 +143,7 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             redirect = config.storage.redirect.enabled,
             tls = tls.as_ref().map_or("off", TlsServer::mode),
             access_control = state.access.describe(),
+            ui = state.ui_enabled,
             version = env!("CARGO_PKG_VERSION"),
             "registry listening"
         );

@@ -8,6 +8,7 @@ pub mod access;
 pub mod auth;
 mod tls;
 mod tree;
+pub mod ui;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -20,6 +21,7 @@ use serde_json::{Map, Value};
 pub use auth::AuthConfig;
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
+pub use ui::UiConfig;
 
 use registry_core::registry::{MultiRange, RedirectPolicy, RedirectTarget, parse_origin};
 
@@ -123,6 +125,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `access` (this registry's own section): the per-repository policy for htpasswd users.
     pub access: Option<crate::auth::Policy>,
+    /// `ui` (this registry's own section): the web view.
+    pub ui: UiConfig,
     /// Keys present in the file that this registry ignores, for a startup warning.
     pub ignored_keys: Vec<String>,
 }
@@ -237,6 +241,7 @@ impl Config {
         let max_manifest_bytes = manifests.count("maxbytes", 4 * 1024 * 1024)?;
         let auth = auth::read(&root)?;
         let access = access::read(&root, &mut ignored)?;
+        let ui = ui::read(&root, &mut ignored)?;
         if access.is_some() && !matches!(auth, AuthConfig::Htpasswd { .. }) {
             return Err(ConfigError::new(
                 "access",
@@ -268,6 +273,7 @@ impl Config {
             max_manifest_bytes,
             auth,
             access,
+            ui,
             ignored_keys: ignored,
         })
     }

@@ -17,6 +17,7 @@ pub(super) const SECTIONS: &[&str] = &[
     "middleware",
     "auth",
     "access",
+    "ui",
 ];
 
 /// Keys under `storage` that configure the registry, not a driver.

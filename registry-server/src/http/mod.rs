@@ -1,15 +1,15 @@
 //! The HTTP face of the registry (actix-web): one dispatcher that recognises the
 //! distribution API's endpoints and hands each to its handler module.
 
-mod access;
+pub(crate) mod access;
 mod access_log;
 mod body;
 mod dispatch;
 pub mod errors;
 mod handlers;
-mod headers;
+pub(crate) mod headers;
 mod multipart;
-mod percent;
+pub(crate) mod percent;
 pub mod routes;
 mod stats;
 pub mod tls;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     /// `http.timeouts.body`: the longest pause in a request body.
     pub body_timeout: std::time::Duration,
+    /// `ui.enabled`: serve the web view (`crate::ui`).
+    pub ui_enabled: bool,
 }
 
 /// Builds the URLs the registry hands out (`Location`, `Link`).
