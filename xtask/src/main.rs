@@ -40,6 +40,10 @@ enum Task {
         /// Which registries the access-control scenarios run against.
         #[arg(long, value_enum, default_value_t = Against::Both)]
         against: Against,
+        /// Only the storage scenario of this name (e.g. `web-ui`), on every backend, and no
+        /// access-control scenarios.
+        #[arg(long)]
+        scenario: Option<String>,
     },
     /// Benchmark this registry against the reference registry; writes docs/BENCHMARKS.md.
     Bench {
@@ -65,7 +69,7 @@ enum Against {
     Reference,
 }
 
-fn e2e_task(auth_only: bool, against: Against) -> process::Result {
+fn e2e_task(auth_only: bool, against: Against, scenario: Option<String>) -> process::Result {
     let options = e2e::Options {
         auth_only,
         kinds: match against {
@@ -73,6 +77,7 @@ fn e2e_task(auth_only: bool, against: Against) -> process::Result {
             Against::Ours => vec![e2e::Kind::Ours],
             Against::Reference => vec![e2e::Kind::Reference],
         },
+        scenario,
     };
     if auth_only {
         return e2e::run_with(&[], &options);
@@ -93,7 +98,11 @@ fn main() -> ExitCode {
             quick,
             only,
         }),
-        Task::E2e { auth_only, against } => e2e_task(auth_only, against),
+        Task::E2e {
+            auth_only,
+            against,
+            scenario,
+        } => e2e_task(auth_only, against, scenario),
         Task::Emulators => emulators::serve_until_interrupted(),
     };
     match result {

@@ -69,6 +69,7 @@ pub async fn tags(
                 }),
                 is_index: summary.is_some_and(|s| s.is_index),
                 media_type: summary.map(|s| s.media_type.clone()).unwrap_or_default(),
+                artifact_type: summary.and_then(|s| s.artifact_type.clone()),
                 size: summary.map(|s| s.total_size.clone()),
                 partial: summary.is_some_and(|s| s.size_partial),
                 pushed: row.pushed.map(time).unwrap_or_else(|| "—".into()),

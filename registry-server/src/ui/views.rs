@@ -42,6 +42,7 @@ pub struct TagView {
     pub kind: &'static str,
     pub is_index: bool,
     pub media_type: String,
+    pub artifact_type: Option<String>,
     pub size: Option<Size>,
     pub partial: bool,
     pub pushed: String,

@@ -9,10 +9,13 @@
 //!   (`token_service.rs`, keys and certificates from `pki.rs`), HTTPS and mutual TLS, with
 //!   skopeo, podman and oras, each against the reference and this registry with one config.
 //!
+//! - the web view (`ui.rs`) in headless Chromium, with screenshots of each page.
+//!
 //! Every scenario runs against every storage backend given; the run ends with
 //! `N passed, M failed`.
 
 pub mod auth;
+mod browser;
 mod clients;
 mod curl;
 mod image;
@@ -21,6 +24,7 @@ mod podman;
 pub mod registry;
 mod scenarios;
 pub mod token_service;
+mod ui;
 
 use std::path::PathBuf;
 
@@ -34,6 +38,8 @@ pub struct Options {
     pub auth_only: bool,
     /// The registries the access-control scenarios run against, in order.
     pub kinds: Vec<Kind>,
+    /// Only the storage scenarios of this name (and no access-control ones).
+    pub scenario: Option<String>,
 }
 
 impl Default for Options {
@@ -41,6 +47,7 @@ impl Default for Options {
         Options {
             auth_only: false,
             kinds: vec![Kind::Reference, Kind::Ours],
+            scenario: None,
         }
     }
 }
@@ -77,6 +84,9 @@ pub fn run_with(backends: &[Backend], options: &Options) -> Result {
     let backends = if options.auth_only { &[][..] } else { backends };
     for backend in backends {
         for (name, scenario) in scenarios::for_backend(backend) {
+            if options.scenario.as_deref().is_some_and(|only| only != name) {
+                continue;
+            }
             let label = format!("{name} [{}]", backend.name());
             println!("xtask e2e: {label} ...");
             let dir = work.join(format!("{}-{name}", backend.name()));
@@ -93,12 +103,14 @@ pub fn run_with(backends: &[Backend], options: &Options) -> Result {
             outcomes.push((label, outcome));
         }
     }
-    outcomes.extend(auth::run_all(
-        &binary,
-        &image.layout,
-        &work.join("auth"),
-        &options.kinds,
-    ));
+    if options.scenario.is_none() {
+        outcomes.extend(auth::run_all(
+            &binary,
+            &image.layout,
+            &work.join("auth"),
+            &options.kinds,
+        ));
+    }
     let failed: Vec<&String> = outcomes
         .iter()
         .filter(|(_, o)| o.is_err())

@@ -9,21 +9,16 @@
 
 use std::collections::BTreeMap;
 
-use registry_core::domain::media_types::{OCI_EMPTY, OCI_MANIFEST};
+use registry_core::domain::media_types::OCI_EMPTY;
 use registry_core::domain::{Descriptor, Digest, Reference, RepositoryName};
 use registry_core::registry::{Registry, RegistryError};
 use serde_json::Value;
 
 use super::referrers::{self, Referrers};
-use super::summary::{Summary, parse, summarise};
+use super::summary::{IMAGE_CONFIGS, Summary, parse, summarise};
 
 /// Image configs larger than this are not read for the summary.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
-
-const IMAGE_CONFIGS: &[&str] = &[
-    "application/vnd.oci.image.config.v1+json",
-    "application/vnd.docker.container.image.v1+json",
-];
 
 #[derive(Debug, Clone, Default)]
 pub struct ConfigSummary {
@@ -152,9 +147,4 @@ pub fn summarise_config(value: &Value) -> ConfigSummary {
             .and_then(Value::as_array)
             .map_or(0, Vec::len),
     }
-}
-
-/// Whether the manifest is an OCI image manifest (for the artifact-type line).
-pub fn is_oci_image(media_type: &str) -> bool {
-    media_type == OCI_MANIFEST
 }

@@ -19,6 +19,8 @@ const READ_CONCURRENCY: usize = 8;
 pub struct Summary {
     pub media_type: String,
     pub is_index: bool,
+    /// `artifactType`, or for an image manifest without one, its config's media type when that
+    /// is not an image config (OCI 1.1's rule for artifacts).
     pub artifact_type: Option<String>,
     /// Config and layers, each distinct blob once (over every child, for an index).
     pub total_size: Size,
@@ -99,9 +101,24 @@ pub async fn summarise(
     Ok(Summary {
         media_type: stored.media_type.clone(),
         is_index,
-        artifact_type: parsed.artifact_type.clone(),
+        artifact_type: artifact_type(&parsed),
         total_size: Size::of(blobs.values().sum()),
         size_partial: partial,
         platforms,
+    })
+}
+
+/// Config media types of runnable images; any other config makes an image manifest an
+/// artifact.
+pub const IMAGE_CONFIGS: &[&str] = &[
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+];
+
+fn artifact_type(manifest: &ParsedManifest) -> Option<String> {
+    manifest.artifact_type.clone().or_else(|| {
+        let config = manifest.config.as_ref()?;
+        let is_image = IMAGE_CONFIGS.contains(&config.media_type.as_str());
+        (!is_image).then(|| config.media_type.clone())
     })
 }
