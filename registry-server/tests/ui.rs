@@ -358,6 +358,22 @@ async fn pages_show_repositories_tags_manifests_and_referrers(driver: Driver) {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {html}");
     }
 
+    // Bad input is the API's 4xx, as a page.
+    for (path, status) in [
+        ("/ui/?n=many", StatusCode::BAD_REQUEST),
+        ("/ui/r/apps/web?n=-1", StatusCode::BAD_REQUEST),
+        ("/ui/r/Apps/web", StatusCode::NOT_FOUND),
+        ("/ui/r/apps/web/-/m/%ZZ", StatusCode::NOT_FOUND),
+    ] {
+        let (got, html) = page(&server, path, None).await;
+        assert_eq!(got, status, "{path}: {html}");
+        assert_escaped(&html, path);
+    }
+    let (status, html) = page(&server, "/ui/r/apps/web?n=0&last=zzz", None).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let head = server.head("/ui/r/apps/web").await;
+    assert_eq!(head.status(), StatusCode::OK);
+
     // Assets from the binary; other methods are 405.
     let css = server.get("/ui/assets/style.css").await;
     assert_eq!(

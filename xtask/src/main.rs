@@ -53,8 +53,9 @@ enum Task {
         /// Smaller blobs and shorter load runs, for a quick look.
         #[arg(long)]
         quick: bool,
-        /// Run one scenario alone: `ranges` (partial pulls; writes docs/BENCHMARKS-ranges.md) or
-        /// `auth` (the access-control rows; printed, docs/ left alone).
+        /// Run one scenario alone: `ranges` (partial pulls; writes docs/BENCHMARKS-ranges.md),
+        /// `auth` (the access-control rows; printed, docs/ left alone) or `ui` (the web view's
+        /// pages of 1,000 entries; writes docs/BENCHMARKS-ui.md).
         #[arg(long)]
         only: Option<String>,
     },
