@@ -34,6 +34,8 @@ pub async fn load(
     let mut scanned = 0;
     let mut cursor = last.map(str::to_owned);
     loop {
+        // Under a filter, catalog pages of at least 100, so that a rare match does not cost a
+        // catalog call per repository looked at.
         let want = if filter.is_empty() { n } else { n.max(100) };
         let page = registry
             .catalog_filtered(Some(want), cursor.as_deref(), visible)

@@ -1,11 +1,12 @@
 //! The tags page: one page of a repository's tags, each with what it points to.
 //!
 //! Storage operations: one listing of the tags directory (as the API's tags list), then per
-//! tag on the page a read of its link and a `stat` of it (the push time), and per distinct
-//! manifest on the page what [`super::summary::summarise`] costs plus at most two reads of
-//! the manifest (none when the manifest cache holds it). Independent of how many tags or
-//! manifests lie outside the page.
+//! tag on the page a read of its link and a `stat` of it (the push time); per distinct
+//! manifest on the page a read of its revision link, its content (none when the manifest
+//! cache holds it) and what [`super::summary::summarise`] costs. Independent of how many tags
+//! or manifests lie outside the page.
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use futures::{StreamExt, TryStreamExt};
@@ -14,7 +15,7 @@ use registry_core::registry::{Registry, RegistryError};
 
 use super::summary::{Summary, summarise};
 
-const READ_CONCURRENCY: usize = 16;
+const READ_CONCURRENCY: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct TagRow {
@@ -40,17 +41,37 @@ pub async fn load(
     last: Option<&str>,
 ) -> Result<Tags, RegistryError> {
     let page = registry.list_tags(repo, Some(n), last).await?;
-    let rows = futures::stream::iter(page.items)
+    let mut rows: Vec<TagRow> = futures::stream::iter(page.items)
         .map(|tag| row(registry, repo, tag))
         .buffered(READ_CONCURRENCY)
         .try_collect()
         .await?;
+    // Each distinct manifest once: many tags often name one manifest.
+    let mut digests: Vec<Digest> = rows.iter().filter_map(|r| r.digest.clone()).collect();
+    digests.sort();
+    digests.dedup();
+    let summaries: HashMap<Digest, Result<Summary, String>> = futures::stream::iter(digests)
+        .map(|digest| async move {
+            let summary = summary(registry, repo, &digest).await?;
+            Ok::<_, RegistryError>((digest, summary))
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for row in &mut rows {
+        match row.digest.as_ref().and_then(|d| summaries.get(d)) {
+            Some(Ok(summary)) => row.summary = Some(summary.clone()),
+            Some(Err(problem)) => row.problem = Some(problem.clone()),
+            None => {}
+        }
+    }
     Ok(Tags {
         rows,
         next_last: page.next_last,
     })
 }
 
+/// A tag's name, digest and push time (a read and a `stat`).
 async fn row(
     registry: &Registry,
     repo: &RepositoryName,
@@ -73,28 +94,35 @@ async fn row(
         registry.tag_pushed_at(repo, &tag)
     );
     row.pushed = pushed?;
-    let digest = match digest {
-        Ok(digest) => digest,
+    match digest {
+        Ok(digest) => row.digest = Some(digest),
         Err(RegistryError::ManifestUnknown(_)) => {
             row.problem = Some("deleted while this page was read".into());
-            return Ok(row);
-        }
-        Err(e) => return Err(e),
-    };
-    row.digest = Some(digest.clone());
-    match registry
-        .get_manifest(repo, &Reference::Digest(digest))
-        .await
-    {
-        Ok(stored) => match summarise(registry, repo, &stored).await {
-            Ok(summary) => row.summary = Some(summary),
-            Err(RegistryError::ManifestInvalid(m)) => row.problem = Some(m),
-            Err(e) => return Err(e),
-        },
-        Err(RegistryError::ManifestUnknown(_)) => {
-            row.problem = Some("its manifest is missing from the repository".into());
         }
         Err(e) => return Err(e),
     }
     Ok(row)
+}
+
+/// The summary of the manifest `digest` names in `repo`, or what is wrong with it.
+async fn summary(
+    registry: &Registry,
+    repo: &RepositoryName,
+    digest: &Digest,
+) -> Result<Result<Summary, String>, RegistryError> {
+    let stored = match registry
+        .get_manifest(repo, &Reference::Digest(digest.clone()))
+        .await
+    {
+        Ok(stored) => stored,
+        Err(RegistryError::ManifestUnknown(_)) => {
+            return Ok(Err("its manifest is missing from the repository".into()));
+        }
+        Err(e) => return Err(e),
+    };
+    match summarise(registry, repo, &stored).await {
+        Ok(summary) => Ok(Ok(summary)),
+        Err(RegistryError::ManifestInvalid(m)) => Ok(Err(m)),
+        Err(e) => Err(e),
+    }
 }
