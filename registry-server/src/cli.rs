@@ -27,7 +27,7 @@ enum Command {
     /// Serve the registry API.
     ///
     /// Without CONFIG: filesystem storage under ./data, listening on 127.0.0.1:5000, deletes
-    /// enabled.
+    /// enabled, the web view at http://127.0.0.1:5000/ui/.
     Serve {
         /// A YAML configuration file (CNCF Distribution's format).
         config: Option<PathBuf>,

@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod proxy;
 pub mod startup;
 pub mod upload_purger;
+pub mod ui;

@@ -258,6 +258,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
         body_timeout: config.http.timeouts.body,
         cache,
         proxy: crate::proxy::Proxy::from_config(config.proxy.as_ref())?,
+        ui_enabled: config.ui.enabled,
     })
 }
 
@@ -321,6 +322,7 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             redirect = describe_redirects(&config.storage).as_str(),
             tls = tls.as_ref().map_or("off", TlsServer::mode),
             access_control = state.access.describe(),
+            ui = state.ui_enabled,
             version = env!("CARGO_PKG_VERSION"),
             "registry listening"
         );

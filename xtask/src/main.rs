@@ -54,8 +54,9 @@ enum Task {
         #[arg(long)]
         quick: bool,
         /// Run one scenario alone: `ranges` (partial pulls; writes docs/BENCHMARKS-ranges.md),
-        /// `auth` (the access-control rows; printed, docs/ left alone) or `proxy` (pull-through
-        /// cache, cold and warm; writes docs/BENCHMARKS-proxy.md).
+        /// `auth` (the access-control rows; printed, docs/ left alone), `proxy` (pull-through
+        /// cache, cold and warm; writes docs/BENCHMARKS-proxy.md) or `ui` (the web view's pages
+        /// of 1,000 entries; writes docs/BENCHMARKS-ui.md).
         #[arg(long)]
         only: Option<String>,
     },

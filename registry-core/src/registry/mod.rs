@@ -3,6 +3,7 @@
 //! server only translates requests into these calls.
 
 mod blobs;
+mod browse;
 mod catalog;
 pub mod consistency;
 mod content_cache;

@@ -14,6 +14,7 @@ pub mod proxy;
 mod tls;
 mod tree;
 pub mod uploadpurging;
+pub mod ui;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -31,6 +32,7 @@ pub use health::HealthConfig;
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
 pub use uploadpurging::UploadPurging;
+pub use ui::UiConfig;
 
 use registry_core::registry::{MultiRange, RedirectPolicy, RedirectTarget, parse_origin};
 
@@ -146,6 +148,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// `proxy`: a pull-through cache of one or more upstream registries.
     pub proxy: Option<proxy::ProxyConfig>,
+    /// `ui` (this registry's own section): the web view.
+    pub ui: UiConfig,
     /// Keys present in the file that this registry ignores, for a startup warning.
     pub ignored_keys: Vec<String>,
 }
@@ -266,6 +270,7 @@ impl Config {
         let redis = redis::read(&root, &mut ignored)?;
         let cache = cache::read(&root.section("storage")?, redis.as_ref(), &mut ignored)?;
         let proxy = proxy::read(&root, &mut ignored)?;
+        let ui = ui::read(&root, &mut ignored)?;
         if access.is_some() && !matches!(auth, AuthConfig::Htpasswd { .. }) {
             return Err(ConfigError::new(
                 "access",
@@ -302,6 +307,7 @@ impl Config {
             cache,
             health: health::read(&root, &mut ignored)?,
             proxy,
+            ui,
             ignored_keys: ignored,
         })
     }

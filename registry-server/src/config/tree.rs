@@ -20,6 +20,7 @@ pub(super) const SECTIONS: &[&str] = &[
     "redis",
     "health",
     "proxy",
+    "ui",
 ];
 
 /// Keys under `storage` that configure the registry, not a driver.

@@ -18,6 +18,9 @@ pub async fn dispatch(
     let Some(path) = req.path().strip_prefix(state.urls.prefix.as_str()) else {
         return Err(ApiError::NoEndpoint);
     };
+    if state.ui_enabled && crate::ui::claims(path) {
+        return Ok(crate::ui::serve(&req, &state, path).await);
+    }
     if state.metrics_on_main && path == "/metrics" && req.method() == Method::GET {
         set_route(&req, "/metrics");
         return Ok(base::metrics(&state));

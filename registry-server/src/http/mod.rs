@@ -1,7 +1,7 @@
 //! The HTTP face of the registry (actix-web): one dispatcher that recognises the
 //! distribution API's endpoints and hands each to its handler module.
 
-mod access;
+pub(crate) mod access;
 mod access_log;
 mod body;
 pub(crate) mod body_end;
@@ -9,9 +9,9 @@ pub mod debug;
 mod dispatch;
 pub mod errors;
 pub(crate) mod handlers;
-mod headers;
+pub(crate) mod headers;
 mod multipart;
-mod percent;
+pub(crate) mod percent;
 pub mod routes;
 pub mod tls;
 
@@ -43,6 +43,8 @@ pub struct AppState {
     pub cache: Option<Arc<crate::cache::DescriptorCache>>,
     /// `proxy`: the pull-through cache, when configured.
     pub proxy: Option<std::sync::Arc<crate::proxy::Proxy>>,
+    /// `ui.enabled`: serve the web view (`crate::ui`).
+    pub ui_enabled: bool,
 }
 
 /// Builds the URLs the registry hands out (`Location`, `Link`).

@@ -12,6 +12,7 @@ mod proxy;
 mod ranges;
 mod report;
 mod scenarios;
+mod ui;
 
 use std::collections::BTreeMap;
 
@@ -59,10 +60,13 @@ pub fn run(options: &Options) -> Result {
         ensure_apt(&[("docker-registry", "docker-registry")])?;
         return run_proxy(options, &e2e::registry::build_binary_with(true)?);
     }
+    if options.only.as_deref() == Some("ui") {
+        return run_ui(options, &e2e::registry::build_binary_with(true)?);
+    }
     let auth_only = options.only.as_deref() == Some("auth");
     if let Some(other) = options.only.as_ref().filter(|_| !auth_only) {
         return Err(format!(
-            "--only {other:?}: the scenarios that run alone are `ranges`, `auth` and `proxy`"
+            "--only {other:?}: the scenarios that run alone are `ranges`, `auth`, `proxy` and `ui`"
         ));
     }
     ensure_apt(&[
@@ -137,5 +141,19 @@ fn run_ranges(options: &Options, binary: &std::path::Path) -> Result {
     let path = crate::cache::workspace_root().join("docs/BENCHMARKS-ranges.md");
     std::fs::write(&path, table).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("xtask bench: wrote docs/BENCHMARKS-ranges.md");
+    Ok(())
+}
+
+/// The web view's pages against the API listings ([`ui`]); writes docs/BENCHMARKS-ui.md.
+fn run_ui(options: &Options, binary: &std::path::Path) -> Result {
+    ensure_apt(&[("hey", "hey")])?;
+    let work = bench_dir()?;
+    let rows = ui::run(options, binary, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    let table = ui::markdown(&rows?, options);
+    println!("{table}");
+    let path = crate::cache::workspace_root().join("docs/BENCHMARKS-ui.md");
+    std::fs::write(&path, table).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("xtask bench: wrote docs/BENCHMARKS-ui.md");
     Ok(())
 }

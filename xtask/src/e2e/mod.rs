@@ -13,10 +13,13 @@
 //! - the pull-through cache (`proxy.rs`): skopeo and oras through a cache of the reference
 //!   (Basic auth) and of this registry; one `proxy` config file for both registries.
 //!
+//! - the web view (`ui.rs`) in headless Chromium, with screenshots of each page.
+//!
 //! Every scenario runs against every storage backend given; the run ends with
 //! `N passed, M failed`.
 
 pub mod auth;
+mod browser;
 mod clients;
 mod cluster;
 mod curl;
@@ -27,6 +30,7 @@ mod proxy;
 pub mod registry;
 mod scenarios;
 pub mod token_service;
+mod ui;
 
 use std::path::PathBuf;
 

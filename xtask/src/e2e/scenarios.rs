@@ -42,6 +42,7 @@ pub fn for_backend(backend: &Backend) -> Vec<(&'static str, Scenario)> {
         ("oras-monolithic", oras_monolithic),
         ("oras-chunked", oras_chunked),
         ("curl-multi-range", curl_multi_range),
+        ("web-ui", super::ui::web_ui),
     ];
     if matches!(backend, Backend::Filesystem) {
         all.push(("reference-interop", reference_interop));
