@@ -3,5 +3,6 @@
 
 pub mod domain;
 pub mod layout;
+pub mod lifecycle;
 pub mod registry;
 pub mod storage;
