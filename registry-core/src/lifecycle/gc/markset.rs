@@ -111,11 +111,7 @@ impl MarkSet {
                 heap.push(Head { key, source: index });
             }
         }
-        Ok(Sorted {
-            sources,
-            heap,
-            last: None,
-        })
+        Ok(Sorted { sources, heap })
     }
 }
 
@@ -159,35 +155,29 @@ impl PartialOrd for Head {
     }
 }
 
-/// The merged, deduplicated stream of marked records.
+/// The merged runs of marked records, read in ascending order.
 pub struct Sorted {
     sources: Vec<Source>,
     heap: BinaryHeap<Head>,
-    last: Option<Key>,
 }
 
 impl Sorted {
-    fn next_key(&mut self) -> std::io::Result<Option<Key>> {
-        while let Some(Head { key, source }) = self.heap.pop() {
-            if let Some(next) = self.sources[source].next()? {
-                self.heap.push(Head { key: next, source });
-            }
-            if self.last != Some(key) {
-                self.last = Some(key);
-                return Ok(Some(key));
-            }
+    /// Drops the smallest record and refills from its source.
+    fn advance(&mut self) -> std::io::Result<()> {
+        if let Some(Head { source, .. }) = self.heap.pop()
+            && let Some(next) = self.sources[source].next()?
+        {
+            self.heap.push(Head { key: next, source });
         }
-        Ok(None)
+        Ok(())
     }
 
     /// Membership for keys asked in ascending order: true when `key` was marked. Records
-    /// below `key` are passed over for good.
+    /// below `key` are passed over for good (duplicates across runs included).
     pub fn contains_ascending(&mut self, key: &Key) -> std::io::Result<bool> {
         loop {
             match self.heap.peek() {
-                Some(head) if &head.key < key => {
-                    self.next_key()?;
-                }
+                Some(head) if &head.key < key => self.advance()?,
                 Some(head) => return Ok(&head.key == key),
                 None => return Ok(false),
             }
