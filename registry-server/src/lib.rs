@@ -6,4 +6,5 @@ pub mod config;
 pub mod drivers;
 pub mod http;
 pub mod logging;
+pub mod maintenance;
 pub mod startup;

@@ -6,6 +6,8 @@
 
 pub mod access;
 pub mod auth;
+pub mod gc;
+mod retention;
 mod tls;
 mod tree;
 
@@ -123,6 +125,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `access` (this registry's own section): the per-repository policy for htpasswd users.
     pub access: Option<crate::auth::Policy>,
+    /// `gc` (this registry's own section): the online garbage collector.
+    pub gc: gc::GcConfig,
+    /// `retention` (this registry's own section): retention policies.
+    pub retention: Option<registry_core::lifecycle::retention::Policies>,
     /// Keys present in the file that this registry ignores, for a startup warning.
     pub ignored_keys: Vec<String>,
 }
@@ -237,6 +243,8 @@ impl Config {
         let max_manifest_bytes = manifests.count("maxbytes", 4 * 1024 * 1024)?;
         let auth = auth::read(&root)?;
         let access = access::read(&root, &mut ignored)?;
+        let gc = gc::read(&root, &mut ignored)?;
+        let retention = retention::read(&root, &mut ignored)?;
         if access.is_some() && !matches!(auth, AuthConfig::Htpasswd { .. }) {
             return Err(ConfigError::new(
                 "access",
@@ -268,6 +276,8 @@ impl Config {
             max_manifest_bytes,
             auth,
             access,
+            gc,
+            retention,
             ignored_keys: ignored,
         })
     }

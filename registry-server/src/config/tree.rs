@@ -17,6 +17,8 @@ pub(super) const SECTIONS: &[&str] = &[
     "middleware",
     "auth",
     "access",
+    "gc",
+    "retention",
 ];
 
 /// Keys under `storage` that configure the registry, not a driver.
