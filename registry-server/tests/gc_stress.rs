@@ -53,6 +53,9 @@ struct Ledger {
     kept: Vec<Pushed>,
     /// Config digests of deleted images: unique garbage the collector must remove.
     deleted_configs: Vec<Digest>,
+    /// Layers of deleted images (no other image named them): the next pushes reuse them,
+    /// whether the collector took them already or is about to.
+    orphans: Vec<Vec<u8>>,
 }
 
 #[derive(Default)]
@@ -208,9 +211,16 @@ async fn run_client(
         match rng.next(10) {
             0..=5 => {
                 let seed = client * 1_000_000 + n;
-                let layers = [rng.next(POOL), rng.next(POOL)];
+                let mut layers = vec![bytes(seed, 1500), pool_layer(rng.next(POOL))];
+                {
+                    let ledger = ledger.lock().await;
+                    if !ledger.orphans.is_empty() && rng.next(3) > 0 {
+                        let i = rng.next(ledger.orphans.len() as u64) as usize;
+                        layers.push(ledger.orphans[i].clone());
+                    }
+                }
                 let tag = format!("t{}", rng.next(3));
-                if let Some(pushed) = push_image(server, repo, seed, &layers, &tag, counts).await {
+                if let Some(pushed) = push_image(server, repo, seed, layers, &tag, counts).await {
                     mine.push(pushed.clone());
                     ledger.lock().await.kept.push(pushed);
                 }
@@ -251,6 +261,11 @@ async fn run_client(
                     .kept
                     .retain(|p| p.manifest.digest() != victim.manifest.digest());
                 ledger.deleted_configs.push(victim.blobs[0].0.clone());
+                // Its own layer (named by no other image unless reused meanwhile).
+                ledger.orphans.push(victim.blobs[1].1.clone());
+                if ledger.orphans.len() > 64 {
+                    ledger.orphans.remove(0);
+                }
             }
             _ => {
                 let tag = format!("t{}", rng.next(3));
@@ -276,14 +291,13 @@ async fn push_image(
     server: &TestServer,
     repo: &'static str,
     seed: u64,
-    layers: &[u64],
+    layers: Vec<Vec<u8>>,
     tag: &str,
     counts: &Counts,
 ) -> Option<Pushed> {
     let config = config_blob(seed);
     let mut blobs: Vec<(Digest, Vec<u8>)> = vec![(Digest::sha256_of(&config), config)];
-    for &i in layers {
-        let data = pool_layer(i);
+    for data in layers {
         if !blobs.iter().any(|(d, _)| d == &Digest::sha256_of(&data)) {
             blobs.push((Digest::sha256_of(&data), data));
         }
