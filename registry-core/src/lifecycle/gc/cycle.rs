@@ -325,9 +325,7 @@ impl<'a> Cycle<'a> {
                         return Ok(WalkControl::Stop);
                     }
                 };
-                let young = now
-                    .duration_since(info.mod_time)
-                    .map_or(true, |age| age < delay);
+                let young = mark::younger(now, info.mod_time, delay);
                 if marked || young {
                     kept += 1;
                 } else {
@@ -464,10 +462,7 @@ impl<'a> Cycle<'a> {
         };
         match self.storage.stat(&presence).await {
             Ok(info) => {
-                let young = self
-                    .now_wall()
-                    .duration_since(info.mod_time)
-                    .map_or(true, |age| age < self.options.delay);
+                let young = mark::younger(SystemTime::now(), info.mod_time, self.options.delay);
                 if young {
                     return Ok(true);
                 }
@@ -481,10 +476,6 @@ impl<'a> Cycle<'a> {
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e.into()),
         }
-    }
-
-    fn now_wall(&self) -> SystemTime {
-        SystemTime::now()
     }
 
     /// The last check and the delete, within `Δg`. False when the manifest stays.

@@ -206,9 +206,10 @@ pub struct RepoMarks {
     pub unreachable: Vec<(Digest, Option<Digest>)>,
 }
 
-fn younger(now: SystemTime, time: SystemTime, window: Duration) -> bool {
-    // A time in the future (clock skew) counts as young.
-    now.duration_since(time).map_or(true, |age| age < window)
+/// True when `time` is less than `window` before `now`. A time in the future (clock skew, or
+/// a backend that rounds times up) counts as young, except with no window at all.
+pub fn younger(now: SystemTime, time: SystemTime, window: Duration) -> bool {
+    !window.is_zero() && now.duration_since(time).map_or(true, |age| age < window)
 }
 
 pub async fn mark_repository(

@@ -17,11 +17,12 @@ use crate::registry::{Registry, RegistrySettings};
 use crate::storage::contract::Ctx;
 use crate::storage::{Storage, WalkControl};
 
-/// Small protocol bounds, so that a cycle takes a fraction of a second.
+/// Small protocol bounds, so that a cycle takes a fraction of a second. The collector's
+/// delete bound (`Δ/4`, 500 ms) must cover two storage calls on a busy emulator.
 pub fn test_timing() -> Timing {
     Timing {
         reliance_window: Duration::from_millis(300),
-        revive_wait: Duration::from_millis(400),
+        revive_wait: Duration::from_secs(2),
     }
 }
 
