@@ -140,23 +140,36 @@ impl StorageDriver for FsDriver {
         self.shared
             .pool
             .run(move || {
-                let temp = private_temp(&full);
-                let written = (|| {
-                    let mut file = create_new(&temp)?;
-                    file.write_all(&content)?;
-                    if fsync {
-                        file.sync_data()?;
+                // A recursive delete of the directory (a tag or blob removed meanwhile) may
+                // take the temporary file with it: the put then comes after the delete, so
+                // write it again rather than fail.
+                let mut attempt = 0;
+                loop {
+                    let temp = private_temp(&full);
+                    let written: std::io::Result<()> = (|| {
+                        let mut file = create_new(&temp)?;
+                        file.write_all(&content)?;
+                        if fsync {
+                            file.sync_data()?;
+                        }
+                        fs::rename(&temp, &full)?;
+                        if fsync {
+                            sync_dir(full.parent().unwrap_or(Path::new("/")))?;
+                        }
+                        Ok(())
+                    })();
+                    match written {
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => {
+                            let _ = remove_if_present(&temp);
+                            attempt += 1;
+                        }
+                        Err(e) => {
+                            let _ = remove_if_present(&temp);
+                            return Err(io_error(&path, "writing", e));
+                        }
+                        Ok(()) => return Ok(()),
                     }
-                    fs::rename(&temp, &full)?;
-                    if fsync {
-                        sync_dir(full.parent().unwrap_or(Path::new("/")))?;
-                    }
-                    Ok(())
-                })();
-                if written.is_err() {
-                    let _ = remove_if_present(&temp);
                 }
-                written.map_err(|e| io_error(&path, "writing", e))
             })
             .await
     }

@@ -13,3 +13,8 @@ async fn open() -> Option<Harness> {
 
 registry_core::storage_contract_tests!(open);
 registry_core::upload_purge_tests!(open);
+
+mod gc {
+    use super::open;
+    registry_core::gc_contract_tests!(open);
+}

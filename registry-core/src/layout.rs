@@ -118,6 +118,24 @@ pub fn referrer_entry(name: &RepositoryName, subject: &Digest, referrer: &Digest
     format!("{}/{}", referrers_of(name, subject), compact(referrer))
 }
 
+/// This project's garbage-collection state (see [`crate::lifecycle::gc`]): the collector's
+/// lease, doom markers and revival records. The reference never reads `_gc`.
+pub fn gc_root() -> String {
+    format!("{ROOT}/_gc")
+}
+
+pub fn gc_lease_dir() -> String {
+    format!("{ROOT}/_gc/lease")
+}
+
+pub fn gc_doomed_dir() -> String {
+    format!("{ROOT}/_gc/doomed")
+}
+
+pub fn gc_revived_dir() -> String {
+    format!("{ROOT}/_gc/revived")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,11 @@ enum Command {
     },
     /// Check a configuration file (and the environment) without serving.
     CheckConfig { config: Option<PathBuf> },
+    /// Remove blobs (and with --delete-untagged, manifests) that nothing references.
+    ///
+    /// Safe while registries serve the same storage (it follows the online collector's
+    /// protocol); give --delay then. Exit codes: 0 done, 1 failed, 2 configuration error.
+    GarbageCollect(crate::maintenance::gc_command::GcArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -41,5 +46,6 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve { config } => startup::serve(config.as_deref()),
         Command::CheckConfig { config } => startup::check(config.as_deref()),
+        Command::GarbageCollect(args) => crate::maintenance::gc_command::run(&args),
     }
 }

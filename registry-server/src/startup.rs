@@ -244,6 +244,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ConfigError> {
         max_manifest_bytes: config.max_manifest_bytes,
         catalog_max_entries: config.catalog_max_entries,
         redirect: config.storage.redirect.clone(),
+        gc_timing: config.gc.timing,
     };
     Ok(AppState {
         registry: Registry::new(storage, settings),
@@ -300,6 +301,7 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             Ok(state) => state,
             Err(e) => return config_failure(&e),
         };
+        crate::maintenance::collector::start(&config, state.registry.storage().clone());
         let listener = match TcpListener::bind(config.http.addr) {
             Ok(listener) => listener,
             Err(e) => {

@@ -5,6 +5,7 @@ use super::error::{OrMissing, RegistryError, Result};
 use super::ranges::{self, BlobParts, ByteRange, RangePlan};
 use crate::domain::{Digest, RepositoryName};
 use crate::layout;
+use crate::lifecycle::protocol::Target;
 use crate::storage::{ByteStream, RedirectMethod};
 
 /// A blob's bytes, whole or one range of them.
@@ -169,6 +170,13 @@ impl Registry {
         self.ensure_writable()?;
         match self.blob_size(from, digest).await {
             Ok(_) => {
+                // A blob the garbage collector deleted meanwhile is uploaded instead.
+                let target = Target::Blob(digest.clone());
+                let mut reliance = self.rely_on(vec![target.clone()]).await?;
+                self.confirm_reliance(&mut reliance).await?;
+                if reliance.is_gone(&target) {
+                    return Ok(false);
+                }
                 self.link_blob(repo, digest).await?;
                 Ok(true)
             }

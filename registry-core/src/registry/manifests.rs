@@ -12,6 +12,7 @@ use super::error::{OrMissing, RegistryError, Result};
 use crate::domain::manifest::{ParsedManifest, stored_media_type};
 use crate::domain::{Descriptor, Digest, Reference, RepositoryName, Tag};
 use crate::layout;
+use crate::lifecycle::protocol::Target;
 
 /// How many referenced blobs are checked at once when a manifest arrives.
 const CHECK_CONCURRENCY: usize = 16;
@@ -61,6 +62,7 @@ impl Registry {
             Reference::Tag(_) => Digest::sha256_of(&body),
         };
         self.check_references(repo, &manifest).await?;
+        self.rely_on_references(repo, &manifest, &digest).await?;
 
         // Content first, then the links that make it reachable: a crash in between leaves
         // only unreferenced content.
@@ -117,6 +119,41 @@ impl Registry {
             .buffer_unordered(CHECK_CONCURRENCY)
             .try_collect::<()>()
             .await
+    }
+
+    /// Follows the garbage collector's protocol for everything the manifest links (and for
+    /// its own revision and content, which this PUT rewrites), right before the writes.
+    async fn rely_on_references(
+        &self,
+        repo: &RepositoryName,
+        manifest: &ParsedManifest,
+        digest: &Digest,
+    ) -> Result<()> {
+        let mut targets: Vec<Target> = manifest
+            .required_blobs()
+            .map(|d| Target::Blob(d.digest.clone()))
+            .chain(
+                manifest
+                    .required_manifests()
+                    .map(|d| Target::Manifest(repo.clone(), d.digest.clone())),
+            )
+            .collect();
+        targets.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        targets.dedup();
+        let own = [
+            Target::Blob(digest.clone()),
+            Target::Manifest(repo.clone(), digest.clone()),
+        ];
+        targets.extend(own.iter().cloned());
+        let mut reliance = self.rely_on(targets).await?;
+        self.confirm_reliance(&mut reliance).await?;
+        // The manifest's own content is rewritten below; anything else gone is unknown.
+        match reliance.gone.iter().find(|t| !own.contains(t)) {
+            Some(Target::Blob(d) | Target::Manifest(_, d)) => {
+                Err(RegistryError::ManifestBlobUnknown(d.clone()))
+            }
+            None => Ok(()),
+        }
     }
 
     async fn check_reference(

@@ -9,6 +9,7 @@ pub mod consistency;
 mod content_cache;
 mod error;
 mod fetched;
+mod gc_hooks;
 mod links;
 mod manifests;
 mod pagination;
@@ -46,6 +47,9 @@ pub struct RegistrySettings {
     pub catalog_max_entries: usize,
     /// `storage.redirect`: blob downloads by presigned (or CDN) URL.
     pub redirect: RedirectPolicy,
+    /// `gc.reliancewindow` and `gc.revivewait`: the garbage collector's protocol bounds,
+    /// which requests that rely on existing content follow (see [`crate::lifecycle`]).
+    pub gc_timing: crate::lifecycle::protocol::Timing,
 }
 
 impl Default for RegistrySettings {
@@ -56,6 +60,7 @@ impl Default for RegistrySettings {
             max_manifest_bytes: 4 * 1024 * 1024,
             catalog_max_entries: 1000,
             redirect: RedirectPolicy::default(),
+            gc_timing: crate::lifecycle::protocol::Timing::default(),
         }
     }
 }

@@ -7,14 +7,16 @@
 pub mod access;
 pub mod auth;
 pub mod cache;
-pub mod redis;
 pub mod debug;
+pub mod gc;
 pub mod health;
 pub mod proxy;
+pub mod redis;
+mod retention;
 mod tls;
 mod tree;
-pub mod uploadpurging;
 pub mod ui;
+pub mod uploadpurging;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -26,13 +28,13 @@ use serde_json::{Map, Value};
 
 pub use auth::AuthConfig;
 pub use cache::CacheConfig;
-pub use redis::{RedisConfig, RedisTls};
 pub use debug::DebugConfig;
 pub use health::HealthConfig;
+pub use redis::{RedisConfig, RedisTls};
 pub use tls::{ClientAuth, TlsConfig, TlsVersion};
 use tree::STORAGE_SETTINGS;
-pub use uploadpurging::UploadPurging;
 pub use ui::UiConfig;
+pub use uploadpurging::UploadPurging;
 
 use registry_core::registry::{MultiRange, RedirectPolicy, RedirectTarget, parse_origin};
 
@@ -150,6 +152,10 @@ pub struct Config {
     pub proxy: Option<proxy::ProxyConfig>,
     /// `ui` (this registry's own section): the web view.
     pub ui: UiConfig,
+    /// `gc` (this registry's own section): the online garbage collector.
+    pub gc: gc::GcConfig,
+    /// `retention` (this registry's own section): retention policies.
+    pub retention: Option<registry_core::lifecycle::retention::Policies>,
     /// Keys present in the file that this registry ignores, for a startup warning.
     pub ignored_keys: Vec<String>,
 }
@@ -271,6 +277,8 @@ impl Config {
         let cache = cache::read(&root.section("storage")?, redis.as_ref(), &mut ignored)?;
         let proxy = proxy::read(&root, &mut ignored)?;
         let ui = ui::read(&root, &mut ignored)?;
+        let gc = gc::read(&root, &mut ignored)?;
+        let retention = retention::read(&root, &mut ignored)?;
         if access.is_some() && !matches!(auth, AuthConfig::Htpasswd { .. }) {
             return Err(ConfigError::new(
                 "access",
@@ -308,6 +316,8 @@ impl Config {
             health: health::read(&root, &mut ignored)?,
             proxy,
             ui,
+            gc,
+            retention,
             ignored_keys: ignored,
         })
     }

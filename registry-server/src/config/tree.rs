@@ -21,6 +21,8 @@ pub(super) const SECTIONS: &[&str] = &[
     "health",
     "proxy",
     "ui",
+    "gc",
+    "retention",
 ];
 
 /// Keys under `storage` that configure the registry, not a driver.

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use super::entries::Chunk;
 use crate::domain::{Digest, RepositoryName};
 use crate::layout;
+use crate::lifecycle::protocol::Target;
 use crate::registry::Registry;
 use crate::registry::error::{OrMissing, RegistryError, Result};
 use crate::storage::FileWriter;
@@ -22,7 +23,17 @@ impl Registry {
         chain: &[Chunk],
         digest: &Digest,
     ) -> Result<()> {
-        if self.blob_stored(digest).await?.is_none() {
+        if self.blob_stored(digest).await?.is_some() {
+            // Identical content is there: rely on it, unless the garbage collector deleted it
+            // meanwhile, in which case this upload's bytes take its place.
+            let target = Target::Blob(digest.clone());
+            let mut reliance = self.rely_on(vec![target.clone()]).await?;
+            self.confirm_reliance(&mut reliance).await?;
+            if !reliance.is_gone(&target) {
+                return self.link_blob(repo, digest).await;
+            }
+        }
+        {
             let blob = layout::blob_data(digest);
             match chain {
                 [] => self.storage.put_content(&blob, Bytes::new()).await?,
