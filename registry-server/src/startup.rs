@@ -320,7 +320,6 @@ pub fn serve(path: Option<&Path>) -> ExitCode {
             delete = config.storage.delete_enabled,
             read_only = config.storage.read_only,
             cache = describe_cache(&config),
-            redirect = config.storage.redirect.enabled,
             redirect = describe_redirects(&config.storage).as_str(),
             tls = tls.as_ref().map_or("off", TlsServer::mode),
             access_control = state.access.describe(),
