@@ -55,7 +55,9 @@ enum Task {
         quick: bool,
         /// Run one scenario alone: `ranges` (partial pulls; writes docs/BENCHMARKS-ranges.md),
         /// `auth` (the access-control rows; printed, docs/ left alone) or `proxy` (pull-through
-        /// cache, cold and warm; writes docs/BENCHMARKS-proxy.md).
+        /// cache, cold and warm; writes docs/BENCHMARKS-proxy.md) or `cache` (blob HEAD and
+        /// manifest GET on S3 with and without the Redis cache, one and two instances;
+        /// writes docs/BENCHMARKS-cache.md).
         #[arg(long)]
         only: Option<String>,
     },
