@@ -333,8 +333,13 @@ pub fn markdown(rows: &[Row], options: &Options) -> String {
         rows.iter()
             .find(|r| r.kind == kind && r.request == request && r.setup == setup)
     };
-    let mut requests: Vec<&str> = rows.iter().map(|r| r.request).collect();
-    requests.dedup();
+    // In measured order, once each (the rows come registry by registry).
+    let mut requests: Vec<&str> = Vec::new();
+    for row in rows {
+        if !requests.contains(&row.request) {
+            requests.push(row.request);
+        }
+    }
     for request in requests {
         for setup in Setup::ALL {
             for kind in [Kind::Ours, Kind::Reference] {
