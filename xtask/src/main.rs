@@ -55,8 +55,10 @@ enum Task {
         quick: bool,
         /// Run one scenario alone: `ranges` (partial pulls; writes docs/BENCHMARKS-ranges.md),
         /// `auth` (the access-control rows; printed, docs/ left alone), `proxy` (pull-through
-        /// cache, cold and warm; writes docs/BENCHMARKS-proxy.md) or `ui` (the web view's pages
-        /// of 1,000 entries; writes docs/BENCHMARKS-ui.md).
+        /// cache, cold and warm; writes docs/BENCHMARKS-proxy.md), `ui` (the web view's pages
+        /// of 1,000 entries; writes docs/BENCHMARKS-ui.md) or `cache` (blob HEAD and manifest
+        /// GET on S3 with and without the Redis cache, one and two instances; writes
+        /// docs/BENCHMARKS-cache.md).
         #[arg(long)]
         only: Option<String>,
     },

@@ -31,6 +31,18 @@ pub fn hey_with(
     seconds: u64,
     timeout_seconds: u64,
 ) -> Result<LoadResult> {
+    hey_counting(url, method, headers, concurrency, seconds, timeout_seconds).map(|(r, _)| r)
+}
+
+/// [`hey_with`], and how many responses (all 200) it received.
+pub fn hey_counting(
+    url: &str,
+    method: &str,
+    headers: &[String],
+    concurrency: usize,
+    seconds: u64,
+    timeout_seconds: u64,
+) -> Result<(LoadResult, u64)> {
     let mut command = Command::new("hey");
     command
         .args(["-c", &concurrency.to_string()])
@@ -45,7 +57,19 @@ pub fn hey_with(
         .output()
         .map_err(|e| format!("cannot run hey: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    parse(&text).ok_or_else(|| format!("unexpected hey output for {method} {url}:\n{text}"))
+    let unexpected = || format!("unexpected hey output for {method} {url}:\n{text}");
+    let result = parse(&text).ok_or_else(unexpected)?;
+    Ok((result, responses(&text).ok_or_else(unexpected)?))
+}
+
+/// The count of the `[200] N responses` line (the only status [`parse`] accepts).
+pub(super) fn responses(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.trim_start().starts_with("[200]"))?;
+    line.trim_start()["[200]".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 pub(super) fn parse(text: &str) -> Option<LoadResult> {
@@ -91,6 +115,7 @@ mod tests {
         assert!((r.p50_ms - 3.6).abs() < 1e-9);
         assert!((r.p99_ms - 15.7).abs() < 1e-9);
         assert!(super::parse(&text.replace("[200]", "[500]")).is_none());
+        assert_eq!(super::responses(text), Some(53815));
         let few = "Summary:\n  Slowest:\t7.1760 secs\n  Requests/sec:\t8.8747\n\nLatency distribution:\n  50% in 6.1700 secs\n  95% in 7.0735 secs\n  0% in 0.0000 secs\n\nStatus code distribution:\n  [200]\t66 responses\n";
         let r = super::parse(few).unwrap();
         assert!((r.p99_ms - 7176.0).abs() < 1e-6);

@@ -5,6 +5,7 @@
 //! physical limits for pull and push.
 
 mod auth;
+mod cache;
 mod client;
 mod load;
 mod measure;
@@ -33,7 +34,7 @@ pub type Round = BTreeMap<String, f64>;
 pub struct Options {
     pub rounds: usize,
     pub quick: bool,
-    /// Run only this scenario (`ranges`, `auth`).
+    /// Run only this scenario (`ranges`, `auth`, `proxy`, `cache`).
     pub only: Option<String>,
 }
 
@@ -63,10 +64,14 @@ pub fn run(options: &Options) -> Result {
     if options.only.as_deref() == Some("ui") {
         return run_ui(options, &e2e::registry::build_binary_with(true)?);
     }
+    if options.only.as_deref() == Some("cache") {
+        ensure_apt(&[("docker-registry", "docker-registry"), ("hey", "hey")])?;
+        return run_cache(options, &e2e::registry::build_binary_with(true)?);
+    }
     let auth_only = options.only.as_deref() == Some("auth");
     if let Some(other) = options.only.as_ref().filter(|_| !auth_only) {
         return Err(format!(
-            "--only {other:?}: the scenarios that run alone are `ranges`, `auth`, `proxy` and `ui`"
+            "--only {other:?}: the scenarios that run alone are `ranges`, `auth`, `proxy`, `ui` and `cache`"
         ));
     }
     ensure_apt(&[
@@ -114,7 +119,21 @@ pub fn run(options: &Options) -> Result {
     table.write(&docs.join("BENCHMARKS.md"), &docs.join("benchmarks.json"))?;
     println!("xtask bench: wrote docs/BENCHMARKS.md and docs/benchmarks.json");
     run_ranges(options, &binary)?;
-    run_proxy(options, &binary)
+    run_proxy(options, &binary)?;
+    run_cache(options, &binary)
+}
+
+/// The shared Redis cache scenario ([`cache`]); writes docs/BENCHMARKS-cache.md.
+fn run_cache(options: &Options, binary: &std::path::Path) -> Result {
+    let work = bench_dir()?;
+    let rows = cache::run(options, binary, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    let table = cache::markdown(&rows?, options);
+    println!("{table}");
+    let path = crate::cache::workspace_root().join("docs/BENCHMARKS-cache.md");
+    std::fs::write(&path, table).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("xtask bench: wrote docs/BENCHMARKS-cache.md");
+    Ok(())
 }
 
 /// The pull-through cache scenario ([`proxy`]); writes docs/BENCHMARKS-proxy.md.
