@@ -120,6 +120,7 @@ pub fn run(options: &Options) -> Result {
     println!("xtask bench: wrote docs/BENCHMARKS.md and docs/benchmarks.json");
     run_ranges(options, &binary)?;
     run_proxy(options, &binary)?;
+    run_ui(options, &binary)?;
     run_cache(options, &binary)
 }
 
