@@ -363,20 +363,36 @@ pub async fn gc_retention_policies(ctx: Ctx) {
 }
 
 /// Two collectors at once: one runs, the other is told the lease is held.
+///
+/// The second starts once the first has doomed the stray blob, which it does only while
+/// holding the lease: two collectors that store their locks at nearly the same time may both
+/// back off (the lease protocol allows that), so a fixed head start would make this case
+/// depend on the backend's latency.
 pub async fn gc_one_cycle_at_a_time(ctx: Ctx) {
     let fx = Fixture::new(&ctx);
-    fx.blob("app", b"stray").await;
+    let stray = fx.blob("app", b"stray").await;
     let mut options = fx.options(false);
-    options.timing.reliance_window = Duration::from_secs(1);
-    let (a, b) = futures::join!(collect(&fx.storage, &options, &()), async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        collect(&fx.storage, &options, &()).await
-    });
-    let a = a.expect("the first cycle runs");
-    assert_eq!(a.blobs_removed, 1);
+    options.timing.reliance_window = Duration::from_secs(2);
+    let first = {
+        let (storage, options) = (fx.storage.clone(), options.clone());
+        tokio::spawn(async move { collect(&storage, &options, &()).await })
+    };
+    let doomed = crate::lifecycle::protocol::Target::Blob(stray).doomed_marker();
+    let mut holding = false;
+    for _ in 0..1000 {
+        if fx.storage.stat(&doomed).await.is_ok() {
+            holding = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(holding, "the first cycle never doomed the stray blob");
+    let second = collect(&fx.storage, &options, &()).await;
+    let first = first.await.expect("join").expect("the first cycle runs");
+    assert_eq!(first.blobs_removed, 1);
     assert!(
-        matches!(b, Err(crate::lifecycle::gc::GcError::Busy)),
-        "{b:?}"
+        matches!(second, Err(crate::lifecycle::gc::GcError::Busy)),
+        "{second:?}"
     );
 }
 
