@@ -165,3 +165,47 @@ async fn a_mount_of_a_deleted_blob_becomes_an_upload() {
             .is_err()
     );
 }
+
+/// A pull-through cache storing a blob whose older, unreferenced copy a collector doomed and
+/// deletes meanwhile: the cache's copy is written after that delete, so the blob it links
+/// stays readable.
+#[tokio::test]
+async fn a_fetched_blob_outlives_the_delete_of_its_doomed_older_copy() {
+    let storage = storage();
+    let registry = Registry::new(
+        storage.clone(),
+        RegistrySettings {
+            gc_timing: timing(),
+            ..RegistrySettings::default()
+        },
+    );
+    let repo: RepositoryName = "mirror/app".parse().unwrap();
+    let data = Bytes::from_static(b"fetched layer");
+    let digest = Digest::sha256_of(&data);
+    let path = layout::blob_data(&digest);
+    storage.put_content(&path, data.clone()).await.unwrap();
+    let target = Target::Blob(digest.clone());
+    doom(&storage, &target).await;
+    let deleter = {
+        let storage = storage.clone();
+        let path = path.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            storage.delete(&path).await.unwrap();
+        })
+    };
+    let mut incoming = registry.receive_blob(&digest).await.unwrap();
+    incoming.write(data.clone()).await.unwrap();
+    let started = Instant::now();
+    incoming
+        .finish(&repo, Some(data.len() as u64))
+        .await
+        .unwrap();
+    deleter.await.unwrap();
+    assert!(
+        started.elapsed() >= timing().revive_wait,
+        "the doomed blob was written without waiting for the collector"
+    );
+    assert_eq!(storage.get_content(&path).await.unwrap(), data);
+    assert!(registry.holds_blob(&repo, &digest).await.unwrap());
+}

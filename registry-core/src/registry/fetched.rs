@@ -13,6 +13,7 @@ use super::manifests::StoredManifest;
 use crate::domain::manifest::{ParsedManifest, stored_media_type};
 use crate::domain::{Digest, DigestHasher, RepositoryName, Tag};
 use crate::layout;
+use crate::lifecycle::protocol::Target;
 use crate::storage::FileWriter;
 
 /// A blob being received under a digest named in advance. Its bytes are written to storage
@@ -69,7 +70,18 @@ impl IncomingBlob {
             cancel(writer).await;
             return Err(error);
         }
+        // The garbage collector may be about to delete an older copy of this blob: follow its
+        // protocol as a push does. Whether that copy survives does not matter, since the
+        // commit below writes the content again after any delete the protocol waited for.
+        let mut reliance = match registry.rely_on(vec![Target::Blob(digest.clone())]).await {
+            Ok(reliance) => reliance,
+            Err(e) => {
+                cancel(writer).await;
+                return Err(e);
+            }
+        };
         writer.commit().await?;
+        registry.confirm_reliance(&mut reliance).await?;
         registry.link_blob(repo, &digest).await?;
         Ok(size)
     }
@@ -129,10 +141,19 @@ impl Registry {
         }
         let manifest =
             ParsedManifest::parse(&body, None).map_err(|e| RegistryError::ManifestInvalid(e.0))?;
-        // Content first, then the links that make it reachable, as for a push.
+        // Content first, then the links that make it reachable, as for a push, following the
+        // garbage collector's protocol for an older copy of either (the content is written
+        // again after any delete the protocol waited for).
+        let mut reliance = self
+            .rely_on(vec![
+                Target::Blob(digest.clone()),
+                Target::Manifest(repo.clone(), digest.clone()),
+            ])
+            .await?;
         self.storage
             .put_content(&layout::blob_data(digest), body.clone())
             .await?;
+        self.confirm_reliance(&mut reliance).await?;
         self.write_link(&layout::revision_link(repo, digest), digest)
             .await?;
         if let Some(subject) = &manifest.subject {
