@@ -128,6 +128,12 @@ pub fn gc_lease_dir() -> String {
     format!("{ROOT}/_gc/lease")
 }
 
+/// Written at the end of every completed online cycle: its modification time is when the
+/// next cycle is due, for every instance over the storage.
+pub fn gc_last_cycle() -> String {
+    format!("{ROOT}/_gc/last-cycle")
+}
+
 pub fn gc_doomed_dir() -> String {
     format!("{ROOT}/_gc/doomed")
 }

@@ -5,7 +5,7 @@
 //! ```yaml
 //! gc:
 //!   enabled: false        # run the online collector in this instance
-//!   interval: 24h         # between the end of one cycle and the start of the next
+//!   interval: 24h         # between the end of one cycle (by any instance) and the start of the next
 //!   delay: 1h             # grace window: content younger than this is never collected
 //!   deleteuntagged: false # also remove manifests that no tag reaches
 //!   reliancewindow: 30s   # W: how long a request may rely on a check (all instances alike)
