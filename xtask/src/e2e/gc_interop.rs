@@ -239,45 +239,120 @@ pub fn ours_collects(cx: &Context<'_>) -> Result {
         report["bytes_freed"]
     );
 
-    {
-        let reference = start_reference(&root, &cx.dir.join("reference-serve"))?;
-        serve_all(cx, &reference.host, "the reference", &content)?;
-        let http = Http::new()?;
-        let (repo, overwritten) = &content.overwritten;
-        http.expect_unknown(
-            &reference.host,
-            &format!("{repo}/manifests/{}", overwritten.digest),
-            "MANIFEST_UNKNOWN",
-            "the reference",
-        )?;
-    }
+    serve_from_reference(cx, &root, "reference-serve", &content)?;
 
-    // The reference's own collector runs on what ours left (our `_gc/` markers, if any,
-    // included) and finds nothing more to collect: ours kept exactly what the reference marks.
+    // The reference's own collector finds nothing more to collect: ours kept exactly what
+    // the reference marks.
     let reference_config = write_reference_config(&root, &cx.dir.join("reference-gc"))?;
-    let reference_gc = reference_gc(&reference_config, &["--dry-run"])?;
+    let after_ours = reference_gc(&reference_config, &["--dry-run"])?;
     println!(
         "  reference dry run after ours: {} blobs marked, {} blobs and {} manifests eligible",
-        reference_gc.marked,
-        reference_gc.blobs.len(),
-        reference_gc.manifests.len()
+        after_ours.marked,
+        after_ours.blobs.len(),
+        after_ours.manifests.len()
     );
     ensure(
-        reference_gc.blobs.is_empty() && reference_gc.manifests.is_empty(),
+        after_ours.blobs.is_empty() && after_ours.manifests.is_empty(),
         || {
             format!(
                 "after this registry's collection the reference's garbage-collect --dry-run would still remove blobs {:?} and manifests {:?}",
-                reference_gc.blobs, reference_gc.manifests
+                after_ours.blobs, after_ours.manifests
             )
         },
     )?;
-    ensure(reference_gc.marked >= kept.len(), || {
+    ensure(after_ours.marked == kept.len(), || {
         format!(
             "the reference marked {} blobs, this registry kept {}",
-            reference_gc.marked,
+            after_ours.marked,
             kept.len()
         )
-    })
+    })?;
+
+    // A finished cycle leaves nothing under `_gc/`; a crashed one leaves its lease and doom
+    // markers. With those in the root (a fresh orphan doomed), the reference still serves
+    // everything and its collector sees only the orphan as garbage: it never reads `_gc/`.
+    let extra = {
+        let reference = start_reference(&root, &cx.dir.join("reference-extra"))?;
+        Http::new()?.upload_blob(&reference.host, "gci/orphan", &random_bytes(60, 50_000))?
+    };
+    let leftovers = crash_ours_gc(cx.binary, &config, &root)?;
+    println!("  a crashed cycle of ours left {leftovers} files under _gc/");
+    serve_from_reference(cx, &root, "reference-serve-leftovers", &content)?;
+    let with_leftovers = reference_gc(&reference_config, &["--dry-run"])?;
+    println!(
+        "  reference dry run beside our _gc/ leftovers: {} blobs marked, {} blobs and {} manifests eligible",
+        with_leftovers.marked,
+        with_leftovers.blobs.len(),
+        with_leftovers.manifests.len()
+    );
+    ensure(
+        with_leftovers.blobs == BTreeSet::from([extra.clone()])
+            && with_leftovers.manifests.is_empty(),
+        || {
+            format!(
+                "beside our _gc/ leftovers the reference's garbage-collect --dry-run would remove blobs {:?} and manifests {:?}; expected only the orphan {extra}",
+                with_leftovers.blobs, with_leftovers.manifests
+            )
+        },
+    )
+}
+
+/// The reference on `root` serves every kept image, and 404 for the overwritten manifest.
+fn serve_from_reference(cx: &Context<'_>, root: &Path, name: &str, content: &Content) -> Result {
+    let reference = start_reference(root, &cx.dir.join(name))?;
+    serve_all(cx, &reference.host, "the reference", content)?;
+    let (repo, overwritten) = &content.overwritten;
+    Http::new()?.expect_unknown(
+        &reference.host,
+        &format!("{repo}/manifests/{}", overwritten.digest),
+        "MANIFEST_UNKNOWN",
+        "the reference",
+    )
+}
+
+/// Starts `registry garbage-collect` and kills it once it has doomed its candidates (it
+/// then waits the reliance window), as a crash would; returns how many files it left under
+/// `_gc/`.
+fn crash_ours_gc(binary: &Path, config: &Path, root: &Path) -> Result<usize> {
+    let gc_dir = root.join("docker/registry/v2/_gc");
+    let mut child = Command::new(binary)
+        .args(["garbage-collect", "--quiet"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", binary.display()))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(25);
+    let doomed = loop {
+        let doomed_dir = gc_dir.join("doomed");
+        let markers = if doomed_dir.exists() {
+            snapshot(&doomed_dir)?
+                .values()
+                .filter(|(_, t)| t.is_some())
+                .count()
+        } else {
+            0
+        };
+        if markers > 0 {
+            break Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            break Err("this registry's garbage-collect wrote no doom marker within 25 s".into());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break Err(format!(
+                "this registry's garbage-collect ended ({status}) before it doomed the orphan"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    doomed?;
+    Ok(snapshot(&gc_dir)?
+        .values()
+        .filter(|(_, t)| t.is_some())
+        .count())
 }
 
 /// Scenario 2: the reference collects roots this registry wrote; this registry serves what
