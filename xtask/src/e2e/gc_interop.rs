@@ -297,17 +297,28 @@ pub fn ours_collects(cx: &Context<'_>) -> Result {
     )
 }
 
-/// The reference on `root` serves every kept image, and 404 for the overwritten manifest.
+/// The reference on `root` serves every kept image, and 404 for the overwritten manifest and
+/// its blobs.
 fn serve_from_reference(cx: &Context<'_>, root: &Path, name: &str, content: &Content) -> Result {
     let reference = start_reference(root, &cx.dir.join(name))?;
     serve_all(cx, &reference.host, "the reference", content)?;
     let (repo, overwritten) = &content.overwritten;
-    Http::new()?.expect_unknown(
+    let http = Http::new()?;
+    http.expect_unknown(
         &reference.host,
         &format!("{repo}/manifests/{}", overwritten.digest),
         "MANIFEST_UNKNOWN",
         "the reference",
-    )
+    )?;
+    for blob in overwritten.references()? {
+        http.expect_unknown(
+            &reference.host,
+            &format!("{repo}/blobs/{blob}"),
+            "BLOB_UNKNOWN",
+            "the reference",
+        )?;
+    }
+    Ok(())
 }
 
 /// Starts `registry garbage-collect` and kills it once it has doomed its candidates (it
