@@ -5,7 +5,7 @@
 //! - the Python `oras` client pushes and pulls an artifact, monolithic and chunked;
 //! - interop with the reference registry (Debian `docker-registry`, CNCF Distribution 2.8):
 //!   each serves what the other wrote to the same filesystem root;
-//! - garbage collection across registries (`gc_interop.rs`, layouts from `gc_layouts.rs`):
+//! - garbage collection across registries (`gc_interop/`):
 //!   after either registry's `garbage-collect` on a shared root, the other serves every kept
 //!   image and nothing collected;
 //! - access control and TLS (`auth/`): htpasswd, token auth through a test token service
@@ -27,7 +27,6 @@ mod clients;
 mod cluster;
 mod curl;
 mod gc_interop;
-mod gc_layouts;
 mod image;
 pub mod pki;
 mod podman;
