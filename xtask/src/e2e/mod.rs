@@ -5,6 +5,9 @@
 //! - the Python `oras` client pushes and pulls an artifact, monolithic and chunked;
 //! - interop with the reference registry (Debian `docker-registry`, CNCF Distribution 2.8):
 //!   each serves what the other wrote to the same filesystem root;
+//! - garbage collection across registries (`gc_interop/`):
+//!   after either registry's `garbage-collect` on a shared root, the other serves every kept
+//!   image and nothing collected;
 //! - access control and TLS (`auth/`): htpasswd, token auth through a test token service
 //!   (`token_service.rs`, keys and certificates from `pki.rs`), HTTPS and mutual TLS, with
 //!   skopeo, podman and oras, each against the reference and this registry with one config;
@@ -23,6 +26,7 @@ mod browser;
 mod clients;
 mod cluster;
 mod curl;
+mod gc_interop;
 mod image;
 pub mod pki;
 mod podman;

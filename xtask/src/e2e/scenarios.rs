@@ -46,6 +46,11 @@ pub fn for_backend(backend: &Backend) -> Vec<(&'static str, Scenario)> {
     ];
     if matches!(backend, Backend::Filesystem) {
         all.push(("reference-interop", reference_interop));
+        all.push(("gc-interop-ours-collects", super::gc_interop::ours_collects));
+        all.push((
+            "gc-interop-reference-collects",
+            super::gc_interop::reference_collects,
+        ));
     } else {
         all.push(("redirected-pulls", redirected_pulls));
         all.push(("pulls-without-redirect", pulls_without_redirect));
