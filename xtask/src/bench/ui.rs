@@ -299,7 +299,7 @@ pub fn markdown(rows: &[Row], options: &Options) -> String {
          at the same concurrency. The tags page also reads each tag's link (its digest and push \
          time), which the tags list does not; the API's equivalent of the page is the tags list \
          and a manifest HEAD per tag (each client sends its requests one after another on a kept \
-         connection; its latency is the whole sequence's). \
+         connection; its latency is the whole sequence's, its req/s whole sequences per second). \
          `cargo xtask bench --only ui`.\n\n\
          | request | connections | req/s | p50 (ms) | p99 (ms) | p50 / API listing | within budget | p50 / API equivalent |\n\
          |---|---:|---:|---:|---:|---:|---|---:|\n",
