@@ -92,6 +92,40 @@ impl CachedOps {
         };
         // Read to the end without a stat first: most files here are links of 71 bytes. A
         // directory answers EISDIR; past `limit` the pool's read takes over.
+        self.read_to_end(&file, limit)
+    }
+
+    /// The whole content of `full` and its metadata (an `fstat` of the open file, so both
+    /// describe the same file even if it is replaced meanwhile), if it is at most `limit`
+    /// bytes and the caches hold it.
+    pub(crate) fn read_with_metadata(
+        &self,
+        full: &Path,
+        limit: u64,
+    ) -> Option<io::Result<(Vec<u8>, Metadata)>> {
+        if !self.reads.load(Ordering::Relaxed) {
+            return None;
+        }
+        let file = match self.open(full, true)? {
+            Ok(file) => file,
+            Err(e) => return Some(Err(e)),
+        };
+        let meta = match file.metadata() {
+            Ok(meta) => meta,
+            Err(e) => return Some(Err(e)),
+        };
+        if meta.is_dir() {
+            return Some(Err(io::Error::from(io::ErrorKind::IsADirectory)));
+        }
+        if meta.len() > limit {
+            return None;
+        }
+        Some(self.read_to_end(&file, limit)?.map(|data| (data, meta)))
+    }
+
+    /// The rest of `file` from its start, if it is at most `limit` bytes and its pages are
+    /// cached.
+    fn read_to_end(&self, file: &File, limit: u64) -> Option<io::Result<Vec<u8>>> {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut data = vec![0u8; FIRST_READ.min(limit.saturating_add(1))];
         let mut filled = 0;
@@ -102,7 +136,7 @@ impl CachedOps {
                 }
                 data.resize(data.len().saturating_mul(2).min(limit.saturating_add(1)), 0);
             }
-            match self.read_at_nowait(&file, &mut data[filled..], filled as u64)? {
+            match self.read_at_nowait(file, &mut data[filled..], filled as u64)? {
                 Ok(0) => {
                     data.truncate(filled);
                     return Some(Ok(data));
@@ -282,6 +316,32 @@ mod tests {
                     .unwrap()
                     .is_dir()
             );
+            assert_still_on(&ops);
+        }
+    }
+
+    #[test]
+    fn reads_a_cached_file_with_its_metadata_inline() {
+        for dir in fast_path_dirs() {
+            let file = dir.path().join("link");
+            std::fs::write(&file, b"sha256:abc").unwrap();
+            let ops = CachedOps::new(dir.path());
+            let (data, meta) = ops
+                .read_with_metadata(&file, INLINE_READ_LIMIT)
+                .expect("answered inline")
+                .unwrap();
+            assert_eq!(data, b"sha256:abc");
+            assert_eq!(meta.len(), 10);
+            assert_eq!(
+                meta.modified().unwrap(),
+                std::fs::metadata(&file).unwrap().modified().unwrap()
+            );
+            // Past the limit the pool answers; a directory is no content.
+            assert!(ops.read_with_metadata(&file, 9).is_none());
+            let answer = ops
+                .read_with_metadata(dir.path(), INLINE_READ_LIMIT)
+                .expect("a cached directory");
+            assert_eq!(answer.unwrap_err().kind(), io::ErrorKind::IsADirectory);
             assert_still_on(&ops);
         }
     }

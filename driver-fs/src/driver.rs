@@ -1,5 +1,5 @@
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use registry_core::storage::{
     ByteStream, FileInfo, FileWriter, Result, StorageDriver, StorageError, StoragePath,
+    TimedContent,
 };
 
 use crate::blocking::BlockingPool;
@@ -77,6 +78,21 @@ fn content(path: &StoragePath, read: std::io::Result<Vec<u8>>) -> Result<Bytes> 
     }
 }
 
+fn timed_content(
+    path: &StoragePath,
+    read: std::io::Result<(Vec<u8>, fs::Metadata)>,
+) -> Result<TimedContent> {
+    let (data, meta) = match read {
+        Ok((data, meta)) => (Ok(data), Some(meta)),
+        Err(e) => (Err(e), None),
+    };
+    let content = content(path, data)?;
+    let mod_time = meta
+        .and_then(|m| m.modified().ok())
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    Ok(TimedContent { content, mod_time })
+}
+
 /// An opened file to stream, with its size; a directory is not content.
 impl FsDriver {
     /// The open file and its size.
@@ -130,6 +146,34 @@ impl StorageDriver for FsDriver {
         self.shared
             .pool
             .run(move || content(&path, fs::read(&full)))
+            .await
+    }
+
+    /// One open, `fstat` and read: the time is that of the file whose content was read.
+    async fn get_content_timed(&self, path: &StoragePath) -> Result<TimedContent> {
+        let full = self.full(path);
+        if let Some(read) = self
+            .shared
+            .cached
+            .read_with_metadata(&full, INLINE_READ_LIMIT)
+        {
+            return timed_content(path, read);
+        }
+        let path = path.clone();
+        self.shared
+            .pool
+            .run(move || {
+                let read = File::open(&full).and_then(|mut file| {
+                    let meta = file.metadata()?;
+                    if meta.is_dir() {
+                        return Err(std::io::Error::from(std::io::ErrorKind::IsADirectory));
+                    }
+                    let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+                    file.read_to_end(&mut data)?;
+                    Ok((data, meta))
+                });
+                timed_content(&path, read)
+            })
             .await
     }
 

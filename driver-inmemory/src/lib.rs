@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use registry_core::storage::{
     ByteStream, FileInfo, FileWriter, Result, StorageDriver, StorageError, StoragePath,
+    TimedContent,
 };
 
 const NAME: &str = "inmemory";
@@ -101,6 +102,15 @@ impl StorageDriver for InMemoryDriver {
 
     async fn get_content(&self, path: &StoragePath) -> Result<Bytes> {
         Ok(self.lock().object(path)?.data.clone())
+    }
+
+    async fn get_content_timed(&self, path: &StoragePath) -> Result<TimedContent> {
+        let store = self.lock();
+        let object = store.object(path)?;
+        Ok(TimedContent {
+            content: object.data.clone(),
+            mod_time: object.mod_time,
+        })
     }
 
     async fn put_content(&self, path: &StoragePath, content: Bytes) -> Result<()> {

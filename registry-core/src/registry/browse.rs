@@ -12,24 +12,33 @@ use crate::domain::{Digest, RepositoryName, Tag};
 use crate::layout;
 
 impl Registry {
-    /// When `tag` was last pushed (moved to a manifest): the modification time of its current
-    /// link. `None` when the tag does not exist or the storage keeps no time for it. One
-    /// `stat`.
-    pub async fn tag_pushed_at(
+    /// The manifest `tag` points to and when the tag was last pushed (moved to it): its
+    /// current link's content and modification time, read together. `None` when the tag
+    /// does not exist or its link holds no digest; the time is `None` when the storage keeps
+    /// none. One storage operation (`get_content_timed`; two on a driver that cannot answer
+    /// both in one call).
+    pub async fn tag_target(
         &self,
         repo: &RepositoryName,
         tag: &Tag,
-    ) -> Result<Option<SystemTime>> {
-        match self
+    ) -> Result<Option<(Digest, Option<SystemTime>)>> {
+        let timed = match self
             .storage
-            .stat(&layout::tag_current_link(repo, tag))
+            .get_content_timed(&layout::tag_current_link(repo, tag))
             .await
         {
-            Ok(info) if info.mod_time > SystemTime::UNIX_EPOCH => Ok(Some(info.mod_time)),
-            Ok(_) => Ok(None),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+            Ok(timed) => timed,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(digest) = std::str::from_utf8(&timed.content)
+            .ok()
+            .and_then(|s| s.trim().parse::<Digest>().ok())
+        else {
+            return Ok(None);
+        };
+        let pushed = (timed.mod_time > SystemTime::UNIX_EPOCH).then_some(timed.mod_time);
+        Ok(Some((digest, pushed)))
     }
 
     /// The bytes of a small blob linked into `repo` (an image's config), or `None` when it is

@@ -20,6 +20,14 @@ pub struct FileInfo {
     pub is_dir: bool,
 }
 
+/// A small object's whole content and its last modification, as one read gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedContent {
+    pub content: Bytes,
+    /// When the object was last written; `UNIX_EPOCH` when the backend keeps no time.
+    pub mod_time: SystemTime,
+}
+
 /// The HTTP method a presigned URL is issued for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedirectMethod {
@@ -66,6 +74,18 @@ pub trait StorageDriver: Send + Sync + 'static {
 
     /// The whole content of a small object.
     async fn get_content(&self, path: &StoragePath) -> Result<Bytes>;
+
+    /// The whole content of a small object and its modification time (what `stat` reports),
+    /// for callers that need both, such as a page showing when each tag was pushed. The
+    /// default is `get_content` then `stat` (two backend operations; an object replaced in
+    /// between pairs the earlier content with the later time); drivers whose
+    /// backend answers both in one call (a file's `fstat` on the open file, S3 `GetObject`'s
+    /// `Last-Modified`) override it to cost one.
+    async fn get_content_timed(&self, path: &StoragePath) -> Result<TimedContent> {
+        let content = self.get_content(path).await?;
+        let mod_time = self.stat(path).await?.mod_time;
+        Ok(TimedContent { content, mod_time })
+    }
 
     /// Stores `content` at `path`, replacing (and truncating) what was there.
     async fn put_content(&self, path: &StoragePath, content: Bytes) -> Result<()>;

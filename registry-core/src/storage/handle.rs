@@ -53,6 +53,13 @@ impl Storage {
         self.driver.get_content(&path).await
     }
 
+    /// The content and modification time of a small object (see
+    /// [`StorageDriver::get_content_timed`]).
+    pub async fn get_content_timed(&self, path: &str) -> Result<super::TimedContent> {
+        let path = self.check(path, Target::FileOnly)?;
+        self.driver.get_content_timed(&path).await
+    }
+
     pub async fn put_content(&self, path: &str, content: impl Into<Bytes>) -> Result<()> {
         let path = self.check(path, Target::FileOnly)?;
         self.driver.put_content(&path, content.into()).await

@@ -18,8 +18,8 @@ pub mod bench;
 pub mod contract;
 
 pub use driver::{
-    ByteStream, FileInfo, FileWriter, PendingWrite, RedirectMethod, StorageDriver, WalkControl,
-    WalkFn,
+    ByteStream, FileInfo, FileWriter, PendingWrite, RedirectMethod, StorageDriver, TimedContent,
+    WalkControl, WalkFn,
 };
 pub use error::{Result, StorageError};
 pub use handle::Storage;

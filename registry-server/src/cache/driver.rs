@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use registry_core::storage::{
     ByteStream, FileInfo, FileWriter, RedirectMethod, Result, Storage, StorageDriver, StoragePath,
-    WalkFn,
+    TimedContent, WalkFn,
 };
 
 use super::keys::{self, Kind};
@@ -175,6 +175,11 @@ impl StorageDriver for CachedDriver {
             self.cache.fill(kind, path, &tokens, &content).await;
         }
         Ok(content)
+    }
+
+    /// Not cached: the callers want the stored time, which the cache does not keep.
+    async fn get_content_timed(&self, path: &StoragePath) -> Result<TimedContent> {
+        self.inner.get_content_timed(path).await
     }
 
     async fn put_content(&self, path: &StoragePath, content: Bytes) -> Result<()> {

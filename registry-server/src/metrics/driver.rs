@@ -14,7 +14,8 @@ use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use registry_core::storage::{
-    ByteStream, FileInfo, FileWriter, RedirectMethod, Result, StorageDriver, StoragePath, WalkFn,
+    ByteStream, FileInfo, FileWriter, RedirectMethod, Result, StorageDriver, StoragePath,
+    TimedContent, WalkFn,
 };
 
 use super::{Metrics, StorageLatencyLabels, StorageOpLabels};
@@ -37,6 +38,7 @@ const OPERATIONS: &[&str] = &[
     "close",
     "cancel",
     "commit",
+    "get_content_timed",
 ];
 
 /// The `outcome` label values, in index order.
@@ -60,6 +62,7 @@ enum Op {
     Close,
     Cancel,
     Commit,
+    GetContentTimed,
 }
 
 /// One operation's counters (by outcome) and latency histogram, each resolved on first use.
@@ -150,6 +153,11 @@ impl StorageDriver for MeteredDriver {
 
     async fn get_content(&self, path: &StoragePath) -> Result<Bytes> {
         self.timed(Op::GetContent, self.inner.get_content(path))
+            .await
+    }
+
+    async fn get_content_timed(&self, path: &StoragePath) -> Result<TimedContent> {
+        self.timed(Op::GetContentTimed, self.inner.get_content_timed(path))
             .await
     }
 

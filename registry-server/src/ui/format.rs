@@ -55,8 +55,18 @@ impl DigestText {
 
 /// `2026-12-01 17:58:08 UTC`.
 pub fn time(at: SystemTime) -> String {
-    let text = humantime::format_rfc3339_seconds(at).to_string();
-    text.trim_end_matches('Z').replacen('T', " ", 1) + " UTC"
+    use std::fmt::Write as _;
+    // One allocation: a page of 1,000 tags prints 1,000 of these.
+    let mut text = String::with_capacity(24);
+    let _ = write!(text, "{}", humantime::format_rfc3339_seconds(at));
+    if text.ends_with('Z') {
+        text.pop();
+    }
+    if let Some(t) = text.find('T') {
+        text.replace_range(t..=t, " ");
+    }
+    text.push_str(" UTC");
+    text
 }
 
 #[cfg(test)]

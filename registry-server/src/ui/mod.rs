@@ -114,6 +114,20 @@ fn render(page: &impl Template) -> ApiResult {
     render_with(StatusCode::OK, page)
 }
 
+/// [`render`] into a buffer of `capacity` bytes: a page of many rows (1.5 MB for 1,000 tags)
+/// would otherwise be copied each time the buffer doubles.
+fn render_sized(page: &impl Template, capacity: usize) -> ApiResult {
+    let mut html = String::with_capacity(capacity);
+    page.render_into(&mut html).map_err(|e| {
+        tracing::error!(error = %e, "rendering a web-view page");
+        ApiError::Registry(registry_core::registry::RegistryError::Unsupported(
+            "the page could not be rendered".into(),
+        ))
+    })?;
+    let mut response = HttpResponse::build(StatusCode::OK);
+    Ok(headers::page(&mut response).body(html))
+}
+
 fn render_with(status: StatusCode, page: &impl Template) -> ApiResult {
     let html = page.render().map_err(|e| {
         tracing::error!(error = %e, "rendering a web-view page");

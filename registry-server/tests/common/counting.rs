@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use driver_inmemory::InMemoryDriver;
 use registry_core::storage::{
-    ByteStream, FileInfo, FileWriter, Result, Storage, StorageDriver, StoragePath,
+    ByteStream, FileInfo, FileWriter, Result, Storage, StorageDriver, StoragePath, TimedContent,
 };
 
 /// One recorded operation: its name and the path it addressed.
@@ -48,6 +48,11 @@ impl StorageDriver for Counting {
     async fn get_content(&self, path: &StoragePath) -> Result<Bytes> {
         self.record("get_content", path);
         self.inner.get_content(path).await
+    }
+
+    async fn get_content_timed(&self, path: &StoragePath) -> Result<TimedContent> {
+        self.record("get_content_timed", path);
+        self.inner.get_content_timed(path).await
     }
 
     async fn put_content(&self, path: &StoragePath, content: Bytes) -> Result<()> {

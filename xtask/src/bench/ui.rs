@@ -1,24 +1,26 @@
 //! The web view's pages of 1,000 entries against the API listings of the same entries, on
 //! this registry (release build, filesystem storage on tmpfs when there is one): the
 //! repositories page against `/v2/_catalog?n=1000`, a tags page against
-//! `/v2/<name>/tags/list?n=1000`, and a manifest page. Latency under `hey` with a few
-//! connections; every answer must be 200.
+//! `/v2/<name>/tags/list?n=1000` (with 4 connections and with 1, a single request's latency)
+//! and against the API requests that give what the page shows (the tags list and a manifest
+//! HEAD per tag), and a manifest page. Latency under `hey`; every answer must be 200.
 //!
 //! Goal: a page of 1,000 repositories or tags renders within the API listing's latency
 //! budget, taken here as twice the API listing's median for the same 1,000 entries (the
 //! repositories page costs the catalog's storage operations plus rendering; a tags page reads
-//! each tag's link and push time and its manifest, which the tags list does not).
+//! each tag's link, with its push time, and its manifest, which the tags list does not).
 //!
 //! Run alone with `cargo xtask bench --only ui`; writes docs/BENCHMARKS-ui.md.
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
 use super::Options;
 use super::client::push_image;
-use super::load::hey;
+use super::load::{LoadResult, hey};
 use crate::e2e::registry::start_ours_with_env;
 use crate::process::Result;
 
@@ -28,9 +30,111 @@ const CONNECTIONS: usize = 4;
 pub struct Row {
     pub what: &'static str,
     pub url: String,
+    /// Concurrent connections (clients, for the API equivalent).
+    pub connections: usize,
     pub requests_per_second: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// The row whose median is this row's budget basis (its API listing).
+    pub listing: Option<usize>,
+    /// The row that gets the same information from the API (compared, not budgeted).
+    pub equivalent: Option<usize>,
+}
+
+/// What is measured: a URL under `hey`, or the API's equivalent of the tags page.
+enum Load {
+    Hey(String),
+    /// The tags list, then a manifest HEAD per tag, one request after another per client.
+    TagsThenHeads,
+}
+
+struct Measured {
+    what: &'static str,
+    load: Load,
+    connections: usize,
+    listing: Option<usize>,
+    equivalent: Option<usize>,
+}
+
+const TAGS_LIST: &str = "/v2/bench/tags/tags/list?n=1000";
+
+fn measured() -> Vec<Measured> {
+    let hey = |what, path: String, connections, listing, equivalent| Measured {
+        what,
+        load: Load::Hey(path),
+        connections,
+        listing,
+        equivalent,
+    };
+    let equivalent = |what, connections| Measured {
+        what,
+        load: Load::TagsThenHeads,
+        connections,
+        listing: None,
+        equivalent: None,
+    };
+    vec![
+        // 0, 1
+        hey(
+            "API catalog, 1000 repositories",
+            format!("/v2/_catalog?n={ENTRIES}"),
+            CONNECTIONS,
+            None,
+            None,
+        ),
+        hey(
+            "web view repositories page, 1000",
+            format!("/ui/?n={ENTRIES}"),
+            CONNECTIONS,
+            Some(0),
+            None,
+        ),
+        // 2, 3, 4
+        hey(
+            "API tags list, 1000 tags",
+            TAGS_LIST.to_owned(),
+            CONNECTIONS,
+            None,
+            None,
+        ),
+        equivalent(
+            "API equivalent of the tags page: tags list + a manifest HEAD per tag",
+            CONNECTIONS,
+        ),
+        hey(
+            "web view tags page, 1000",
+            format!("/ui/r/bench/tags?n={ENTRIES}"),
+            CONNECTIONS,
+            Some(2),
+            Some(3),
+        ),
+        // 5, 6, 7: single requests' latency
+        hey(
+            "API tags list, 1000 tags",
+            TAGS_LIST.to_owned(),
+            1,
+            None,
+            None,
+        ),
+        equivalent(
+            "API equivalent of the tags page: tags list + a manifest HEAD per tag",
+            1,
+        ),
+        hey(
+            "web view tags page, 1000",
+            format!("/ui/r/bench/tags?n={ENTRIES}"),
+            1,
+            Some(5),
+            Some(6),
+        ),
+        hey(
+            "web view manifest page",
+            "/ui/r/bench/tags/-/m/t0000".to_owned(),
+            CONNECTIONS,
+            None,
+            None,
+        ),
+    ]
 }
 
 pub fn run(options: &Options, binary: &Path, work: &Path) -> Result<Vec<Row>> {
@@ -55,55 +159,114 @@ pub fn run(options: &Options, binary: &Path, work: &Path) -> Result<Vec<Row>> {
     runtime.block_on(fill(&host))?;
 
     let seconds = if options.quick { 2 } else { 5 };
-    let pages = [
-        (
-            "API catalog, 1000 repositories",
-            format!("/v2/_catalog?n={ENTRIES}"),
-        ),
-        (
-            "web view repositories page, 1000",
-            format!("/ui/?n={ENTRIES}"),
-        ),
-        (
-            "API tags list, 1000 tags",
-            format!("/v2/bench/tags/tags/list?n={ENTRIES}"),
-        ),
-        (
-            "web view tags page, 1000",
-            format!("/ui/r/bench/tags?n={ENTRIES}"),
-        ),
-        (
-            "web view manifest page",
-            "/ui/r/bench/tags/-/m/t0000".to_owned(),
-        ),
-    ];
     let mut rows = Vec::new();
-    for (what, path) in pages {
-        let url = format!("http://{host}{path}");
+    for m in measured() {
         let mut results = Vec::new();
         for _ in 0..options.rounds {
-            results.push(hey(&url, "GET", None, CONNECTIONS, seconds)?);
+            results.push(match &m.load {
+                Load::Hey(path) => hey(
+                    &format!("http://{host}{path}"),
+                    "GET",
+                    None,
+                    m.connections,
+                    seconds,
+                )?,
+                Load::TagsThenHeads => {
+                    runtime.block_on(tags_then_heads(&host, m.connections, seconds))?
+                }
+            });
         }
-        let median = |f: fn(&super::load::LoadResult) -> f64| {
+        let median = |f: fn(&LoadResult) -> f64| {
             let mut values: Vec<f64> = results.iter().map(f).collect();
             values.sort_by(f64::total_cmp);
             values[values.len() / 2]
         };
         let row = Row {
-            what,
-            url: path,
+            what: m.what,
+            url: match &m.load {
+                Load::Hey(path) => path.clone(),
+                Load::TagsThenHeads => {
+                    format!("{TAGS_LIST}, then HEAD /v2/bench/tags/manifests/<tag> x {ENTRIES}")
+                }
+            },
+            connections: m.connections,
             requests_per_second: median(|r| r.requests_per_second),
             p50_ms: median(|r| r.p50_ms),
             p99_ms: median(|r| r.p99_ms),
+            listing: m.listing,
+            equivalent: m.equivalent,
         };
         println!(
-            "xtask bench: ui: {what}: {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms",
-            row.requests_per_second, row.p50_ms, row.p99_ms
+            "xtask bench: ui: {} (c={}): {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms",
+            row.what, row.connections, row.requests_per_second, row.p50_ms, row.p99_ms
         );
         rows.push(row);
     }
     drop(registry);
     Ok(rows)
+}
+
+/// What a client of the API does to learn what the tags page shows (the digest and media
+/// type of each tag's manifest): the tags list, then a manifest HEAD per tag, each on a kept
+/// connection, one request after another. `clients` such clients for `seconds`; the latency
+/// is that of the whole sequence, and every answer must be 200.
+async fn tags_then_heads(host: &str, clients: usize, seconds: u64) -> Result<LoadResult> {
+    const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
+                          application/vnd.oci.image.index.v1+json, \
+                          application/vnd.docker.distribution.manifest.v2+json, \
+                          application/vnd.docker.distribution.manifest.list.v2+json";
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let workers = (0..clients).map(|_| async move {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut latencies = Vec::new();
+        while Instant::now() < deadline {
+            let started = Instant::now();
+            let list: serde_json::Value = client
+                .get(format!("http://{host}{TAGS_LIST}"))
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| format!("tags list: {e}"))?
+                .json()
+                .await
+                .map_err(|e| format!("tags list: {e}"))?;
+            let tags = list["tags"].as_array().cloned().unwrap_or_default();
+            if tags.len() != ENTRIES {
+                return Err(format!("tags list: {} tags, not {ENTRIES}", tags.len()));
+            }
+            for tag in tags {
+                let tag = tag.as_str().unwrap_or_default();
+                let response = client
+                    .head(format!("http://{host}/v2/bench/tags/manifests/{tag}"))
+                    .header(reqwest::header::ACCEPT, ACCEPT)
+                    .send()
+                    .await
+                    .map_err(|e| format!("HEAD {tag}: {e}"))?;
+                if response.status() != 200 {
+                    return Err(format!("HEAD {tag}: {}", response.status()));
+                }
+            }
+            latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok::<_, String>(latencies)
+    });
+    let mut all = Vec::new();
+    for latencies in futures::future::join_all(workers).await {
+        all.extend(latencies?);
+    }
+    if all.is_empty() {
+        return Err("the API equivalent finished no sequence in time".into());
+    }
+    all.sort_by(f64::total_cmp);
+    let at = |q: f64| all[((all.len() - 1) as f64 * q).round() as usize];
+    Ok(LoadResult {
+        requests_per_second: all.len() as f64 / seconds as f64,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+    })
 }
 
 /// `bench/r0000` ... (one image each) and `bench/tags` with tags `t0000` ...
@@ -126,39 +289,43 @@ async fn fill(host: &str) -> Result {
     results.into_iter().try_for_each(|r| r.map(|_| ()))
 }
 
-/// The table, with each page's median against its API listing's (the budget).
+/// The table, with each page's median against its API listing's (the budget) and against
+/// the API requests that give the same information.
 pub fn markdown(rows: &[Row], options: &Options) -> String {
     let mut out = format!(
         "# The web view: pages of 1,000 entries\n\n\
-         This registry, release build, filesystem storage; {CONNECTIONS} connections with `hey`, \
-         median of {} rounds of {} s. Budget: a page's median within twice its API listing's. \
+         This registry, release build, filesystem storage; `hey` with the connections shown, \
+         median of {} rounds of {} s. Budget: a page's median within twice its API listing's \
+         at the same concurrency. The tags page also reads each tag's link (its digest and push \
+         time), which the tags list does not; the API's equivalent of the page is the tags list \
+         and a manifest HEAD per tag (each client sends its requests one after another on a kept \
+         connection; its latency is the whole sequence's, its req/s whole sequences per second). \
          `cargo xtask bench --only ui`.\n\n\
-         | request | req/s | p50 (ms) | p99 (ms) | p50 / API listing | within budget |\n\
-         |---|---:|---:|---:|---:|---|\n",
+         | request | connections | req/s | p50 (ms) | p99 (ms) | p50 / API listing | within budget | p50 / API equivalent |\n\
+         |---|---:|---:|---:|---:|---:|---|---:|\n",
         options.rounds,
         if options.quick { 2 } else { 5 }
     );
-    let api = |i: usize| rows.get(i).map_or(f64::NAN, |r: &Row| r.p50_ms);
-    for (i, row) in rows.iter().enumerate() {
-        let baseline = match i {
-            1 => Some(api(0)),
-            3 => Some(api(2)),
-            _ => None,
-        };
-        let (ratio, verdict) = match baseline {
-            Some(b) => {
-                let ratio = row.p50_ms / b;
+    let p50 = |i: usize| rows.get(i).map_or(f64::NAN, |r: &Row| r.p50_ms);
+    for row in rows {
+        let (ratio, verdict) = match row.listing {
+            Some(i) => {
+                let ratio = row.p50_ms / p50(i);
                 (
                     format!("{ratio:.2}"),
                     if ratio <= 2.0 { "yes" } else { "no" },
                 )
             }
-            None => ("".to_owned(), ""),
+            None => (String::new(), ""),
         };
+        let versus_equivalent = row
+            .equivalent
+            .map(|i| format!("{:.3}", row.p50_ms / p50(i)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "| {} `{}` | {:.0} | {:.1} | {:.1} | {ratio} | {verdict} |",
-            row.what, row.url, row.requests_per_second, row.p50_ms, row.p99_ms
+            "| {} `{}` | {} | {:.0} | {:.1} | {:.1} | {ratio} | {verdict} | {versus_equivalent} |",
+            row.what, row.url, row.connections, row.requests_per_second, row.p50_ms, row.p99_ms
         );
     }
     out

@@ -974,6 +974,43 @@ pub async fn stat_directory(ctx: Ctx) {
     }
 }
 
+/// `get_content_timed` gives what `get_content` and `stat` give: the current content and its
+/// modification time; a missing object is `PathNotFound` (as for `get_content`).
+pub async fn get_content_timed(ctx: Ctx) {
+    let before = SystemTime::now() - Duration::from_secs(2);
+    ctx.put("dir/file", b"first").await;
+    let path = ctx.path("dir/file");
+    let first = ctx.storage.get_content_timed(&path).await.expect("timed");
+    assert_eq!(first.content.as_ref(), b"first");
+    let stat = ctx.storage.stat(&path).await.expect("stat");
+    assert_eq!(first.mod_time, stat.mod_time, "the time `stat` reports");
+    let after = SystemTime::now() + Duration::from_secs(2);
+    assert!(
+        first.mod_time >= before && first.mod_time <= after,
+        "mod time {:?} outside the write",
+        first.mod_time
+    );
+    // Object stores keep whole seconds.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ctx.put("dir/file", b"second, longer").await;
+    let second = ctx.storage.get_content_timed(&path).await.expect("timed");
+    assert_eq!(second.content.as_ref(), b"second, longer");
+    assert!(
+        second.mod_time > first.mod_time,
+        "{:?} then {:?}",
+        first.mod_time,
+        second.mod_time
+    );
+    let stat = ctx.storage.stat(&path).await.expect("stat");
+    assert_eq!(second.mod_time, stat.mod_time);
+    for missing in ["missing", "no/such/file"] {
+        assert_not_found(
+            ctx.storage.get_content_timed(&ctx.path(missing)).await,
+            missing,
+        );
+    }
+}
+
 // ---- concurrency ---------------------------------------------------------------------------
 
 pub async fn concurrent_readers(ctx: Ctx) {

@@ -115,6 +115,7 @@ macro_rules! storage_contract_tests {
             delete_file, delete_missing, delete_spares_siblings, delete_folder,
             delete_spares_shared_name_prefix,
             stat_missing, stat_file, stat_mod_time_advances, stat_directory,
+            get_content_timed,
             concurrent_readers, concurrent_writers,
             redirect_url, pending_write_of_a_crashed_writer,
             walk_order, walk_skip_dir, walk_start_after, walk_stop, walk_missing,

@@ -1,7 +1,8 @@
 //! A manifest in one line: its kind, total compressed size and platforms. Shared by the tags
 //! page (one per tag) and the manifest page.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
 use registry_core::domain::manifest::ManifestKind;
@@ -58,13 +59,42 @@ pub fn parse(stored: &StoredManifest) -> Result<ParsedManifest, RegistryError> {
     })
 }
 
-/// Summarises `stored`. Storage operations: none for an image; for an index, reading up to
+/// Most image summaries kept; past it the cache starts over (simple and bounded: a summary is
+/// a few hundred bytes, and one is rebuilt from a manifest the content cache usually holds).
+const MAX_CACHED_SUMMARIES: usize = 4096;
+
+/// Summaries of image manifests by digest, shared by every request of this process. An image
+/// manifest's summary depends on its bytes only, which its digest fixes, so it is right with
+/// any number of instances over the same storage; whether a repository holds the manifest
+/// is still read from storage by the caller every time. An index's summary depends on which
+/// of its children the repository holds, which can change, so it is never kept.
+static IMAGE_SUMMARIES: LazyLock<Mutex<HashMap<Digest, Summary>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn cached_image_summary(digest: &Digest) -> Option<Summary> {
+    let cache = IMAGE_SUMMARIES.lock().unwrap_or_else(|p| p.into_inner());
+    cache.get(digest).cloned()
+}
+
+fn keep_image_summary(digest: &Digest, summary: &Summary) {
+    let mut cache = IMAGE_SUMMARIES.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= MAX_CACHED_SUMMARIES {
+        cache.clear();
+    }
+    cache.insert(digest.clone(), summary.clone());
+}
+
+/// Summarises `stored`. Storage operations: none for an image (whose summary, once built, is
+/// kept by digest: later pages do not parse it again); for an index, reading up to
 /// [`MAX_CHILDREN_READ`] child manifests (a link read and, unless cached, a content read each).
 pub async fn summarise(
     registry: &Registry,
     repo: &RepositoryName,
     stored: &StoredManifest,
 ) -> Result<Summary, RegistryError> {
+    if let Some(summary) = cached_image_summary(&stored.digest) {
+        return Ok(summary);
+    }
     let parsed = parse(stored)?;
     let mut blobs = BTreeMap::new();
     let mut partial = false;
@@ -98,14 +128,18 @@ pub async fn summarise(
     } else {
         blobs_of(&parsed, &mut blobs);
     }
-    Ok(Summary {
+    let summary = Summary {
         media_type: stored.media_type.clone(),
         is_index,
         artifact_type: artifact_type(&parsed),
         total_size: Size::of(blobs.values().sum()),
         size_partial: partial,
         platforms,
-    })
+    };
+    if !is_index {
+        keep_image_summary(&stored.digest, &summary);
+    }
+    Ok(summary)
 }
 
 /// Config media types of runnable images; any other config makes an image manifest an

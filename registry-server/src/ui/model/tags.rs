@@ -1,10 +1,14 @@
 //! The tags page: one page of a repository's tags, each with what it points to.
 //!
 //! Storage operations: one listing of the tags directory (as the API's tags list), then per
-//! tag on the page a read of its link and a `stat` of it (the push time); per distinct
-//! manifest on the page a read of its revision link, its content (none when the manifest
-//! cache holds it) and what [`super::summary::summarise`] costs. Independent of how many tags
-//! or manifests lie outside the page.
+//! tag on the page one read of its link that also gives the link's modification time, the
+//! push time (`get_content_timed`: one backend call on the filesystem and in-memory drivers,
+//! a read and a `stat` on the others); per distinct manifest on the page a read of its
+//! revision link (whether the repository holds it: always read, links change), its content
+//! (none when the manifest cache holds it) and what [`super::summary::summarise`] costs.
+//! Independent of how many tags or manifests lie outside the page. Nothing about a tag is
+//! kept between requests (another instance may move it); only content-addressed manifests
+//! and image summaries are, by digest.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -71,7 +75,7 @@ pub async fn load(
     })
 }
 
-/// A tag's name, digest and push time (a read and a `stat`).
+/// A tag's name, digest and push time (one timed read of its link).
 async fn row(
     registry: &Registry,
     repo: &RepositoryName,
@@ -88,18 +92,12 @@ async fn row(
         row.problem = Some("not a valid tag name".into());
         return Ok(row);
     };
-    let reference = Reference::Tag(tag.clone());
-    let (digest, pushed) = futures::join!(
-        registry.resolve(repo, &reference),
-        registry.tag_pushed_at(repo, &tag)
-    );
-    row.pushed = pushed?;
-    match digest {
-        Ok(digest) => row.digest = Some(digest),
-        Err(RegistryError::ManifestUnknown(_)) => {
-            row.problem = Some("deleted while this page was read".into());
+    match registry.tag_target(repo, &tag).await? {
+        Some((digest, pushed)) => {
+            row.digest = Some(digest);
+            row.pushed = pushed;
         }
-        Err(e) => return Err(e),
+        None => row.problem = Some("deleted while this page was read".into()),
     }
     Ok(row)
 }
