@@ -677,3 +677,48 @@ pub fn markdown(rows: &[Row], fs: &Root, s3: &Root, options: &Options) -> String
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_strace_summary() {
+        let text = "% time     seconds  usecs/call     calls    errors syscall\n\
+                    ------ ----------- ----------- --------- --------- ----------------\n\
+                    \x20 60.00    0.000600           1       700           read\n\
+                    \x20 40.00    0.000400           1        34        13 openat\n\
+                    ------ ----------- ----------- --------- --------- ----------------\n\
+                    100.00    0.001000           1       734        13 total\n";
+        let calls = parse_strace_summary(text).unwrap();
+        assert_eq!(calls.get("read"), Some(&700));
+        assert_eq!(calls.get("openat"), Some(&34));
+        assert_eq!(calls.len(), 2);
+        assert!(parse_strace_summary("nothing").is_err());
+    }
+
+    #[test]
+    fn reads_the_reference_summary() {
+        let output = "b/r0000: marking manifest sha256:ab\n\n\
+                      81000 blobs marked, 19000 blobs and 0 manifests eligible for deletion\n\
+                      blob eligible for deletion: sha256:cd\n";
+        let counts = reference_counts(output).unwrap();
+        assert_eq!(
+            (
+                counts.blobs_marked,
+                counts.blobs_removed,
+                counts.manifests_removed
+            ),
+            (81000, 19000, 0)
+        );
+        assert!(reference_counts("no summary").is_err());
+    }
+
+    #[test]
+    fn formats_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

@@ -254,3 +254,63 @@ pub fn surviving_blobs(root: &Path) -> Result<BTreeSet<String>> {
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_the_layout_and_knows_what_each_mode_keeps() {
+        let scale = Scale {
+            repositories: 2,
+            shared_layers: 2,
+            unreferenced: 4,
+        };
+        let dir = std::env::temp_dir().join(format!("gc-root-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let generated = generate(&dir, scale).unwrap();
+        let blobs = surviving_blobs(&dir).unwrap();
+        assert_eq!(blobs.len(), scale.blobs());
+        // Every revision keeps everything but the unreferenced blobs; tagged manifests keep
+        // their own four blobs, and the shared layers they name.
+        assert_eq!(generated.keep_all_revisions.len(), scale.blobs() - 4);
+        assert_eq!(generated.keep_tagged.len(), 2 * TAGGED * 4 + scale.shared_layers);
+        assert!(
+            generated
+                .keep_tagged
+                .is_subset(&generated.keep_all_revisions)
+        );
+        let repo = dir.join("docker/registry/v2/repositories/b/r0001/_manifests");
+        let current = std::fs::read_to_string(repo.join("tags/t0/current/link")).unwrap();
+        let hex = current.strip_prefix("sha256:").unwrap();
+        assert!(repo.join(format!("revisions/sha256/{hex}/link")).is_file());
+        assert!(generated.keep_tagged.contains(hex));
+        // The manifest is valid JSON whose blobs exist with the sizes it gives.
+        let manifest = dir.join(format!(
+            "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+            &hex[..2]
+        ));
+        let body: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+        for layer in body["layers"].as_array().unwrap() {
+            let digest = layer["digest"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("sha256:")
+                .unwrap();
+            let data = dir.join(format!(
+                "docker/registry/v2/blobs/sha256/{}/{digest}/data",
+                &digest[..2]
+            ));
+            let bytes = std::fs::read(data).unwrap();
+            assert_eq!(bytes.len() as u64, layer["size"].as_u64().unwrap());
+            assert_eq!(hex::encode(Sha256::digest(&bytes)), digest);
+        }
+        // Overwritten tags keep their history in the tag's index.
+        let index = std::fs::read_dir(repo.join("tags/t0/index/sha256"))
+            .unwrap()
+            .count();
+        assert_eq!(index, 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
