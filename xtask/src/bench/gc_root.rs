@@ -245,10 +245,10 @@ pub fn surviving_blobs(root: &Path) -> Result<BTreeSet<String>> {
         let prefix = prefix.map_err(|e| e.to_string())?.path();
         for blob in read(&prefix)? {
             let blob = blob.map_err(|e| e.to_string())?.path();
-            if blob.join("data").is_file() {
-                if let Some(hex) = blob.file_name().and_then(|n| n.to_str()) {
-                    found.insert(hex.to_owned());
-                }
+            if blob.join("data").is_file()
+                && let Some(hex) = blob.file_name().and_then(|n| n.to_str())
+            {
+                found.insert(hex.to_owned());
             }
         }
     }
@@ -274,7 +274,10 @@ mod tests {
         // Every revision keeps everything but the unreferenced blobs; tagged manifests keep
         // their own four blobs, and the shared layers they name.
         assert_eq!(generated.keep_all_revisions.len(), scale.blobs() - 4);
-        assert_eq!(generated.keep_tagged.len(), 2 * TAGGED * 4 + scale.shared_layers);
+        assert_eq!(
+            generated.keep_tagged.len(),
+            2 * TAGGED * 4 + scale.shared_layers
+        );
         assert!(
             generated
                 .keep_tagged
