@@ -58,7 +58,8 @@ enum Task {
         /// cache, cold and warm; writes docs/BENCHMARKS-proxy.md), `ui` (the web view's pages
         /// of 1,000 entries; writes docs/BENCHMARKS-ui.md) or `cache` (blob HEAD and manifest
         /// GET on S3 with and without the Redis cache, one and two instances; writes
-        /// docs/BENCHMARKS-cache.md).
+        /// docs/BENCHMARKS-cache.md) or `gc` (offline garbage collection of a generated root
+        /// on the filesystem and S3, against the reference's; writes docs/BENCHMARKS-gc.md).
         #[arg(long)]
         only: Option<String>,
     },

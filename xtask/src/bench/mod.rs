@@ -7,6 +7,8 @@
 mod auth;
 mod cache;
 mod client;
+mod gc;
+mod gc_root;
 mod load;
 mod measure;
 mod proxy;
@@ -34,7 +36,7 @@ pub type Round = BTreeMap<String, f64>;
 pub struct Options {
     pub rounds: usize,
     pub quick: bool,
-    /// Run only this scenario (`ranges`, `auth`, `proxy`, `cache`).
+    /// Run only this scenario (`ranges`, `auth`, `proxy`, `ui`, `cache`, `gc`).
     pub only: Option<String>,
 }
 
@@ -68,10 +70,13 @@ pub fn run(options: &Options) -> Result {
         ensure_apt(&[("docker-registry", "docker-registry"), ("hey", "hey")])?;
         return run_cache(options, &e2e::registry::build_binary_with(true)?);
     }
+    if options.only.as_deref() == Some("gc") {
+        return run_gc(options, &e2e::registry::build_binary_with(true)?);
+    }
     let auth_only = options.only.as_deref() == Some("auth");
     if let Some(other) = options.only.as_ref().filter(|_| !auth_only) {
         return Err(format!(
-            "--only {other:?}: the scenarios that run alone are `ranges`, `auth`, `proxy`, `ui` and `cache`"
+            "--only {other:?}: the scenarios that run alone are `ranges`, `auth`, `proxy`, `ui`, `cache` and `gc`"
         ));
     }
     ensure_apt(&[
@@ -121,7 +126,22 @@ pub fn run(options: &Options) -> Result {
     run_ranges(options, &binary)?;
     run_proxy(options, &binary)?;
     run_ui(options, &binary)?;
-    run_cache(options, &binary)
+    run_cache(options, &binary)?;
+    run_gc(options, &binary)
+}
+
+/// Offline garbage collection against the reference's ([`gc`]); writes docs/BENCHMARKS-gc.md.
+fn run_gc(options: &Options, binary: &std::path::Path) -> Result {
+    let work = bench_dir()?;
+    let measured = gc::run(options, binary, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    let (rows, fs_root, s3_root) = measured?;
+    let table = gc::markdown(&rows, &fs_root, &s3_root, options);
+    println!("{table}");
+    let path = crate::cache::workspace_root().join("docs/BENCHMARKS-gc.md");
+    std::fs::write(&path, table).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("xtask bench: wrote docs/BENCHMARKS-gc.md");
+    Ok(())
 }
 
 /// The shared Redis cache scenario ([`cache`]); writes docs/BENCHMARKS-cache.md.

@@ -218,13 +218,17 @@ pub async fn mark_repository(
     rules: &MarkRules<'_>,
 ) -> Result<RepoMarks, StorageError> {
     let mut marks = RepoMarks::default();
-    let layers = links_below(storage, &format!("{}/_layers", layout::repository(repo))).await?;
-    marks.blobs.extend(
-        layers
-            .into_iter()
-            .filter(|(_, time)| younger(rules.now, *time, rules.delay))
-            .map(|(digest, _)| digest),
-    );
+    // With no grace window (the offline command's default) no layer link is young, so the
+    // walk, a directory per link (one listing each on S3), would find nothing to mark.
+    if !rules.delay.is_zero() {
+        let layers = links_below(storage, &format!("{}/_layers", layout::repository(repo))).await?;
+        marks.blobs.extend(
+            layers
+                .into_iter()
+                .filter(|(_, time)| younger(rules.now, *time, rules.delay))
+                .map(|(digest, _)| digest),
+        );
+    }
     let revisions_dir = format!("{}/revisions", layout::manifests_dir(repo));
     let revisions = links_below(storage, &revisions_dir).await?;
     let reads: Vec<_> = revisions
