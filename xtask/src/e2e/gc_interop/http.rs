@@ -108,4 +108,24 @@ impl Http {
             format!("{who} answers GET /v2/{path} with {status} {body}; expected 404 {code}")
         })
     }
+
+    /// `who` no longer serves the image `repo@manifest` nor any blob it named.
+    pub(super) fn expect_image_removed(
+        &self,
+        host: &str,
+        repo: &str,
+        manifest: &Manifest,
+        who: &str,
+    ) -> Result {
+        self.expect_unknown(
+            host,
+            &format!("{repo}/manifests/{}", manifest.digest),
+            "MANIFEST_UNKNOWN",
+            who,
+        )?;
+        for blob in manifest.references()? {
+            self.expect_unknown(host, &format!("{repo}/blobs/{blob}"), "BLOB_UNKNOWN", who)?;
+        }
+        Ok(())
+    }
 }

@@ -142,20 +142,7 @@ fn serve_from_reference(cx: &Context<'_>, root: &Path, name: &str, content: &Con
     serve_all(cx, &reference.host, "the reference", content)?;
     let (repo, overwritten) = &content.overwritten;
     let http = Http::new()?;
-    http.expect_unknown(
-        &reference.host,
-        &format!("{repo}/manifests/{}", overwritten.digest),
-        "MANIFEST_UNKNOWN",
-        "the reference",
-    )?;
-    for blob in overwritten.references()? {
-        http.expect_unknown(
-            &reference.host,
-            &format!("{repo}/blobs/{blob}"),
-            "BLOB_UNKNOWN",
-            "the reference",
-        )?;
-    }
+    http.expect_image_removed(&reference.host, repo, overwritten, "the reference")?;
     Ok(())
 }
 
@@ -216,20 +203,7 @@ fn plain_round(cx: &Context<'_>) -> Result {
         let http = Http::new()?;
         check_referrers(&http, &ours.host, &content)?;
         if let Some((repo, deleted)) = &content.deleted {
-            http.expect_unknown(
-                &ours.host,
-                &format!("{repo}/manifests/{}", deleted.digest),
-                "MANIFEST_UNKNOWN",
-                "this registry",
-            )?;
-            for blob in deleted.references()? {
-                http.expect_unknown(
-                    &ours.host,
-                    &format!("{repo}/blobs/{blob}"),
-                    "BLOB_UNKNOWN",
-                    "this registry",
-                )?;
-            }
+            http.expect_image_removed(&ours.host, repo, deleted, "this registry")?;
         }
         for (repo, orphan) in &content.orphans {
             http.expect_unknown(
@@ -314,20 +288,7 @@ fn untagged_round(cx: &Context<'_>) -> Result {
         let ours = start_ours(cx.binary, &ours_dir, &storage, "")?;
         serve_all(cx, &ours.host, "this registry", &content)?;
         let http = Http::new()?;
-        http.expect_unknown(
-            &ours.host,
-            &format!("{repo}/manifests/{}", overwritten.digest),
-            "MANIFEST_UNKNOWN",
-            "this registry",
-        )?;
-        for blob in overwritten.references()? {
-            http.expect_unknown(
-                &ours.host,
-                &format!("{repo}/blobs/{blob}"),
-                "BLOB_UNKNOWN",
-                "this registry",
-            )?;
-        }
+        http.expect_image_removed(&ours.host, repo, overwritten, "this registry")?;
     }
     let config = ours_dir.join("config.yml");
     let report = ours_gc(cx.binary, &config, &["--dry-run", "--delete-untagged"])?;
