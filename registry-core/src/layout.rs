@@ -73,6 +73,12 @@ pub fn tag_dir(name: &RepositoryName, tag: &Tag) -> String {
     format!("{}/{tag}", tags_dir(name))
 }
 
+/// The digest a link file's content names (`sha256:<hex>`, surrounding whitespace allowed);
+/// `None` when it names none.
+pub fn link_target(content: &[u8]) -> Option<Digest> {
+    std::str::from_utf8(content).ok()?.trim().parse().ok()
+}
+
 pub fn tag_current_link(name: &RepositoryName, tag: &Tag) -> String {
     format!("{}/current/link", tag_dir(name, tag))
 }

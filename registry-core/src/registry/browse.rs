@@ -31,10 +31,7 @@ impl Registry {
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let Some(digest) = std::str::from_utf8(&timed.content)
-            .ok()
-            .and_then(|s| s.trim().parse::<Digest>().ok())
-        else {
+        let Some(digest) = layout::link_target(&timed.content) else {
             return Ok(None);
         };
         let pushed = (timed.mod_time > SystemTime::UNIX_EPOCH).then_some(timed.mod_time);

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::Registry;
 use super::error::Result;
 use crate::domain::Digest;
+use crate::layout;
 use crate::storage::StorageError;
 
 impl Registry {
@@ -12,9 +13,7 @@ impl Registry {
     /// something that is not a digest (a half-written or foreign file is no link).
     pub(crate) async fn read_link(&self, path: &str) -> Result<Option<Digest>> {
         match self.storage.get_content(path).await {
-            Ok(content) => Ok(std::str::from_utf8(&content)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())),
+            Ok(content) => Ok(layout::link_target(&content)),
             Err(StorageError::PathNotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }

@@ -110,7 +110,7 @@ async fn run_cycle(storage: &Storage, options: &gc::Options) {
                 candidates_kept = report.candidates_kept,
                 "garbage collection cycle done"
             );
-            let stamp = Bytes::from(humantime_stamp());
+            let stamp = Bytes::from(schedule_stamp());
             if let Err(e) = storage.put_content(&layout::gc_last_cycle(), stamp).await {
                 tracing::warn!(error = %e, "could not record the garbage collection schedule");
             }
@@ -124,7 +124,7 @@ async fn run_cycle(storage: &Storage, options: &gc::Options) {
 
 /// The file's content, for a person looking at the bucket; its modification time is what
 /// counts.
-fn humantime_stamp() -> String {
+fn schedule_stamp() -> String {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

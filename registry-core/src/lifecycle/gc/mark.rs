@@ -128,9 +128,7 @@ fn digest_of_link(path: &StoragePath) -> Option<Digest> {
 /// A link file's digest; `None` when missing or not a digest.
 pub async fn read_link(storage: &Storage, path: &str) -> Result<Option<Digest>, StorageError> {
     match storage.get_content(path).await {
-        Ok(content) => Ok(std::str::from_utf8(&content)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())),
+        Ok(content) => Ok(layout::link_target(&content)),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
