@@ -130,3 +130,159 @@ async fn deleting_a_tag_while_it_is_pushed(driver: Driver) {
     }
     s.stop().await;
 }
+
+/// A body the server refuses unread (found by the fuzzer on the filesystem driver, under
+/// load: a chunked `PATCH` of 448 KB to an unknown upload got its 404, and then the connection
+/// was neither read nor closed, its socket in CLOSE-WAIT with 200 KiB unread). The answer must
+/// come and the exchange end: with the connection kept for the next request when the body is
+/// short enough to read away, closed right after the answer when it is not.
+mod refused_bodies {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    use super::common::{Driver, TestServer};
+
+    /// Longer than any answer may take, even on a loaded machine.
+    const PATIENCE: Duration = Duration::from_secs(20);
+
+    enum Framing {
+        Chunked(usize),
+        Length,
+    }
+
+    /// A `PATCH` of `body_len` bytes; `extra` are more header lines, each ending in CRLF.
+    fn request(target: &str, body_len: usize, framing: &Framing, extra: &str) -> Vec<u8> {
+        let body: Vec<u8> = (0..body_len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut out = format!("PATCH {target} HTTP/1.1\r\nHost: registry\r\n{extra}").into_bytes();
+        match framing {
+            Framing::Chunked(size) => {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                for piece in body.chunks(*size) {
+                    out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                    out.extend_from_slice(piece);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+            }
+            Framing::Length => {
+                out.extend_from_slice(format!("Content-Length: {body_len}\r\n\r\n").as_bytes());
+                out.extend_from_slice(&body);
+            }
+        }
+        out
+    }
+
+    /// Writes `bytes` from another thread (the server may stop reading them) and reads until
+    /// the server closes the connection; what was read, and whether it was closed in time.
+    fn exchange(authority: &str, bytes: Vec<u8>) -> (String, bool) {
+        let stream = TcpStream::connect(authority).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.set_write_timeout(Some(PATIENCE)).unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let writing = std::thread::spawn(move || {
+            // A server that answers and closes first makes this fail: that is allowed.
+            let _ = writer.write_all(&bytes);
+        });
+        let started = Instant::now();
+        let mut reader = stream;
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 16 * 1024];
+        let closed = loop {
+            match reader.read(&mut buffer) {
+                Ok(0) => break true,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset) => break true,
+                Err(_) => break false,
+            }
+            if started.elapsed() > PATIENCE {
+                break false;
+            }
+        };
+        let _ = reader.shutdown(std::net::Shutdown::Both);
+        let _ = writing.join();
+        (String::from_utf8_lossy(&received).into_owned(), closed)
+    }
+
+    fn statuses(received: &str) -> Vec<&str> {
+        received
+            .match_indices("HTTP/1.1 ")
+            .map(|(at, _)| &received[at + 9..at + 12])
+            .collect()
+    }
+
+    async fn exchange_async(s: &TestServer, bytes: Vec<u8>) -> (String, bool) {
+        let authority = s.authority().to_owned();
+        tokio::task::spawn_blocking(move || exchange(&authority, bytes))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_chunked_body_gets_its_answer_and_the_connection_ends() {
+        let s = TestServer::start(Driver::Filesystem).await;
+        let location = s.start_upload("refused").await;
+        let path = location
+            .find("/v2/")
+            .map(|at| location[at..].to_owned())
+            .unwrap();
+        let targets = [
+            // An unknown upload: 404 before the body is read.
+            (
+                "/v2/refused/blobs/uploads/0b9f3a52-51b6-4d4e-8a52-0d7c8d0e6c11",
+                "",
+            ),
+            // A chunk that does not start where the (empty) upload stands: 416.
+            (path.as_str(), "Content-Range: 5-100\r\n"),
+        ];
+        for round in 0..20 {
+            for (target, range) in targets {
+                let framing = Framing::Chunked(500 + round * 97);
+                let extra = format!("Connection: close\r\n{range}");
+                let bytes = request(target, 300_000 + round * 10_000, &framing, &extra);
+                let (received, closed) = exchange_async(&s, bytes).await;
+                let got = statuses(&received);
+                assert!(
+                    got == ["404"] || got == ["416"],
+                    "round {round}, {target}: answered {got:?}"
+                );
+                assert!(
+                    closed,
+                    "round {round}, {target}: the connection stayed open"
+                );
+            }
+        }
+        s.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_short_refused_body_is_read_away_and_the_connection_serves_the_next_request() {
+        let s = TestServer::start(Driver::Filesystem).await;
+        let unknown = "/v2/refused/blobs/uploads/0b9f3a52-51b6-4d4e-8a52-0d7c8d0e6c11";
+        for framing in [Framing::Length, Framing::Chunked(1000)] {
+            let mut bytes = request(unknown, 1_000_000, &framing, "");
+            bytes.extend_from_slice(
+                b"GET /v2/ HTTP/1.1\r\nHost: registry\r\nConnection: close\r\n\r\n",
+            );
+            let (received, closed) = exchange_async(&s, bytes).await;
+            assert_eq!(statuses(&received), ["404", "200"], "{received:.300}");
+            assert!(closed);
+        }
+        s.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_refused_body_is_answered_and_the_connection_closed() {
+        let s = TestServer::start(Driver::Filesystem).await;
+        let unknown = "/v2/refused/blobs/uploads/0b9f3a52-51b6-4d4e-8a52-0d7c8d0e6c11";
+        for framing in [Framing::Length, Framing::Chunked(4096)] {
+            let mut bytes = request(unknown, 16 << 20, &framing, "");
+            bytes.extend_from_slice(b"GET /v2/ HTTP/1.1\r\nHost: registry\r\n\r\n");
+            let (received, closed) = exchange_async(&s, bytes).await;
+            assert_eq!(statuses(&received), ["404"], "{received:.300}");
+            assert!(received.to_ascii_lowercase().contains("connection: close"));
+            assert!(closed, "the connection stayed open after the answer");
+        }
+        s.stop().await;
+    }
+}

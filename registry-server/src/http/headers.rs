@@ -1,11 +1,20 @@
 //! Parsing the request headers and query parameters the API defines.
 
 use actix_web::HttpRequest;
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderMap};
 use registry_core::registry::ByteRange;
 
 use super::errors::ApiError;
 use super::percent;
+
+/// Whether a request announces a body (a length above zero, or chunked framing).
+pub fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
 
 /// `Range: bytes=<range>, <range>, ...`, each `<start>-[<end>]` or `-<suffix>`; empty when
 /// there is no `Range`. Empty list elements are skipped, as RFC 9110 §5.6.1 asks; anything

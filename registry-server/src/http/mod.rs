@@ -14,6 +14,7 @@ mod multipart;
 pub(crate) mod percent;
 pub mod routes;
 pub mod tls;
+mod unread_body;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -103,6 +104,7 @@ fn start(
         let metrics = Arc::clone(&metrics);
         App::new()
             .app_data(state.clone())
+            .wrap(middleware::from_fn(unread_body::finish_reading))
             .wrap(middleware::DefaultHeaders::new().add(API_VERSION))
             .wrap(middleware::from_fn(access_log::log_request))
             .wrap(middleware::from_fn(move |req, next| {

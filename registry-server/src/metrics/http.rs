@@ -15,12 +15,13 @@ use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::http::{Method, header};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use futures::StreamExt;
 
 use crate::http::body_end::BodyEnd;
+use crate::http::headers::has_body;
 
 use super::{Metrics, RequestLabels, RouteLabels, RouteMethodLabels};
 
@@ -49,16 +50,6 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Whether the request announces a body (a length above zero, or chunked framing).
-fn has_body(req: &ServiceRequest) -> bool {
-    let headers = req.headers();
-    headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() != "0")
-}
-
 /// The middleware. `metrics` comes from the server's state.
 pub async fn measure(
     metrics: Arc<Metrics>,
@@ -68,7 +59,7 @@ pub async fn measure(
     let started = Instant::now();
     let method = method_label(req.method());
     metrics.in_flight.inc();
-    let received = has_body(&req).then(|| {
+    let received = has_body(req.headers()).then(|| {
         let count = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&count);
         let counted = req.take_payload().inspect(move |chunk| {
