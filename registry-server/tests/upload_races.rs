@@ -36,18 +36,30 @@ fn upload_of(location: &str) -> (String, String) {
 }
 
 /// Waits until some request holds the upload's lease: the held request is then past its
-/// checks and reading its body.
+/// checks and reading its body. A lock that has just appeared may still be withdrawn (its
+/// request lists the upload after storing it, and backs off if another lock is there, with a
+/// new lock for its next attempt), so the same lock must be seen twice, [`SETTLED`] apart.
 async fn wait_for_lease(s: &TestServer, repo: &str, id: &str) {
+    const SETTLED: Duration = Duration::from_millis(250);
     let dir = registry_core::layout::upload_dir(&repo.parse().unwrap(), id);
+    let mut seen: Option<String> = None;
     for _ in 0..400 {
-        if let Ok(entries) = s.storage().list(&dir).await
-            && entries
+        let lock = s.storage().list(&dir).await.ok().and_then(|entries| {
+            entries
                 .iter()
-                .any(|e| e.as_str().rsplit('/').next().unwrap().starts_with("lock-"))
-        {
-            return;
+                .map(|e| e.as_str().rsplit('/').next().unwrap().to_owned())
+                .find(|name| name.starts_with("lock-"))
+        });
+        match (&seen, lock) {
+            (Some(before), Some(now)) if *before == now => return,
+            (_, now) => seen = now,
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(if seen.is_some() {
+            SETTLED
+        } else {
+            Duration::from_millis(25)
+        })
+        .await;
     }
     panic!("no request took the lease of upload {id}");
 }
