@@ -145,11 +145,7 @@ async fn fixture(s: &TestServer) -> Fixture {
         )
         .await;
     assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
-    let upload = location(&response);
-    let upload = match upload.find("/v2/") {
-        Some(at) => upload[at..].to_owned(),
-        None => upload,
-    };
+    let upload = path_of(&location(&response));
     Fixture {
         blob,
         manifest,

@@ -130,11 +130,7 @@ async fn post_then_put_monolithic(driver: Driver) {
 }
 
 fn location_path(response: &reqwest::Response) -> String {
-    let location = location(response);
-    match location.find("/v2/") {
-        Some(at) => location[at..].to_owned(),
-        None => location,
-    }
+    path_of(&location(response))
 }
 
 async fn single_post_with_digest(driver: Driver) {
@@ -708,10 +704,7 @@ async fn patch_on_another_instance_continues_the_upload(driver: Driver) {
 /// A `Location` rewritten to point at `server` (absolute Locations name the server that made
 /// them).
 fn location_on(server: &TestServer, location: &str) -> String {
-    match location.find("/v2/") {
-        Some(at) => server.url(&location[at..]),
-        None => server.url(location),
-    }
+    server.url(&path_of(location))
 }
 
 async fn missing_hash_state_is_rebuilt_from_the_data(driver: Driver) {

@@ -142,10 +142,7 @@ impl Registry {
         let response = client.post(&url).send().await.unwrap();
         assert_eq!(response.status(), 202);
         let location = response.headers()["location"].to_str().unwrap().to_owned();
-        match location.find("/v2/") {
-            Some(at) => location[at..].to_owned(),
-            None => location,
-        }
+        common::path_of(&location)
     }
 }
 

@@ -27,10 +27,7 @@ const MIB: usize = 1024 * 1024;
 
 /// The path of an upload's URL, and its id.
 fn upload_of(location: &str) -> (String, String) {
-    let path = match location.find("/v2/") {
-        Some(at) => location[at..].to_owned(),
-        None => location.to_owned(),
-    };
+    let path = path_of(location);
     let id = path.rsplit('/').next().unwrap().to_owned();
     (path, id)
 }

@@ -620,6 +620,14 @@ pub fn location(response: &Response) -> String {
     header(response, "Location").expect("a Location header")
 }
 
+/// The path of a `Location` from `/v2/` on (absolute Locations name the server that made them).
+pub fn path_of(location: &str) -> String {
+    match location.find("/v2/") {
+        Some(at) => location[at..].to_owned(),
+        None => location.to_owned(),
+    }
+}
+
 /// Checks an error answer: status, the JSON envelope and its first code.
 pub async fn assert_error(response: Response, status: StatusCode, code: &str) {
     let url = response.url().clone();
