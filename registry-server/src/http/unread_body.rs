@@ -33,7 +33,8 @@ const DRAIN_LIMIT: u64 = 4 << 20;
 /// The longest the answer waits for the rest of the body.
 const DRAIN_TIME: Duration = Duration::from_secs(1);
 
-/// The middleware: innermost, so that it sees the handler's answer before anything measures it.
+/// The middleware, innermost: the answer waits here for the rest of the body, and the metrics
+/// around it still count the bytes read away.
 pub async fn finish_reading(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
